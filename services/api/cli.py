@@ -1,0 +1,149 @@
+"""``ioc``: the administrators' command line (keys, units, migrations, demo data).
+
+Examples::
+
+    ioc migrate
+    ioc keys create --role ward_app --unit 06652 --name "Ứng dụng phường Hà Phong"
+    ioc keys list
+    ioc keys revoke 3f0c…
+    ioc units import units.csv
+    ioc seed demo
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api import migrations
+from services.api.keys import service as keys_service
+from services.api.keys.schemas import KeyCreate
+from services.api.seed.demo import seed_demo
+from services.api.settings import get_settings
+from services.api.units.importer import import_units
+from shared.auth import Role
+from shared.db import create_engine, session_factory
+from shared.problems import AppError
+from shared.timeutil import to_vietnam
+
+app = typer.Typer(
+    help="Administration of the IOC Hạ Long registry.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+units_app = typer.Typer(help="The unit directory.", no_args_is_help=True)
+seed_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(units_app, name="units")
+app.add_typer(seed_app, name="seed")
+
+T = TypeVar("T")
+
+
+def _run(work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(sessions)`` against the configured database, then close the pool."""
+
+    async def main() -> T:
+        engine = create_engine(get_settings(), pool_size=2, max_overflow=0)
+        try:
+            return await work(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except AppError as exc:
+        typer.secho(f"error: {exc.detail_key} {exc.params or ''}", fg="red", err=True)
+        raise typer.Exit(1) from None
+
+
+async def _with_session(sessions: Any, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async with sessions() as session:
+        return await work(session)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the registry's schemas (registry, auth) to the latest migration."""
+    migrations.upgrade(get_settings().database_url)
+    typer.echo("registry schema is up to date")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="office, ward_app, ops_centre or app_backend")],
+    name: Annotated[str, typer.Option(help="who uses the key, e.g. the app's name")],
+    unit: Annotated[str | None, typer.Option(help="unit code; required for ward_app")] = None,
+    rate_limit: Annotated[int | None, typer.Option(help="requests per minute (default: the role's)")] = None,
+) -> None:
+    """Create a key. The secret is printed alone on the last line, once; only its hash is stored."""
+    try:
+        data = KeyCreate(name=name, role=role, unit_code=unit, rate_limit_per_minute=rate_limit)
+    except ValidationError as exc:
+        typer.secho("; ".join(e["msg"] for e in exc.errors()), fg="red", err=True)
+        raise typer.Exit(2) from None
+    created = _run(lambda s: _with_session(s, lambda session: keys_service.create_key(session, data)))
+    typer.echo(
+        f"id:    {created.id}\nrole:  {created.role.value}\nunit:  {created.unit_code or '-'}\n"
+        f"name:  {created.name}\nStore this key now; it cannot be shown again:"
+    )
+    typer.echo(created.key)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key (no secrets): id, role, unit, hint, created, revoked."""
+    rows = _run(lambda s: _with_session(s, keys_service.list_keys))
+    typer.echo(f"{'id':36}  {'role':11}  {'unit':8}  {'hint':10}  {'created':16}  {'revoked':16}  name")
+    for k in rows:
+        created = to_vietnam(k.created_at).strftime("%Y-%m-%d %H:%M")
+        revoked = to_vietnam(k.revoked_at).strftime("%Y-%m-%d %H:%M") if k.revoked_at else "-"
+        typer.echo(
+            f"{k.id!s:36}  {k.role:11}  {k.unit_code or '-':8}  {k.key_hint:10}  {created:16}  {revoked:16}  {k.name}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[uuid.UUID, typer.Argument(help="the key's id (see `ioc keys list`)")]) -> None:
+    """Revoke a key: requests with it answer 401 from now on."""
+    key = _run(lambda s: _with_session(s, lambda session: keys_service.revoke_key(session, key_id)))
+    typer.echo(f"revoked {key.id} ({key.name})")
+
+
+@units_app.command("import")
+def units_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
+    """Import units from a CSV file (GSO list or code,name,kind,parent_code,email,phone,staff_headcount)."""
+    try:
+        report = _run(lambda s: _with_session(s, lambda session: import_units(session, file, by="ioc units import")))
+    except ValueError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"rejected {len(report.errors)}"
+    )
+    for error in report.errors:
+        typer.secho(f"  {error}", fg="yellow", err=True)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@seed_app.command("demo")
+def seed_demo_command() -> None:
+    """Load Hạ Long's units, directive 984/UBND with its registrations, and a directive due in two weeks."""
+    report = _run(seed_demo)
+    typer.echo(
+        f"units: {report.units_created} created, {report.units_updated} updated; "
+        f"directives created: {', '.join(report.directives_created) or 'none (already there)'}; "
+        f"registrations: {report.registrations}"
+    )
+
+
+if __name__ == "__main__":
+    app()

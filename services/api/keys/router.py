@@ -1,0 +1,31 @@
+"""HTTP endpoints of API keys (Office only)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from services.api.dependencies import Office, Session
+from services.api.keys import service
+from services.api.keys.schemas import KeyCreate, KeyCreated, KeyOut
+
+router = APIRouter(prefix="/v1/keys", tags=["keys"])
+
+
+@router.post("", response_model=KeyCreated, status_code=201)
+async def create_key(session: Session, principal: Office, body: KeyCreate) -> KeyCreated:
+    """Make a key for an app or a team. The secret is in this response only; it is stored as a hash."""
+    return await service.create_key(session, body)
+
+
+@router.get("", response_model=list[KeyOut])
+async def list_keys(session: Session, principal: Office) -> list[KeyOut]:
+    """Every key, revoked ones included, without secrets."""
+    return [KeyOut.model_validate(k) for k in await service.list_keys(session)]
+
+
+@router.post("/{key_id}/revoke", response_model=KeyOut, responses={404: {"description": "No such key"}})
+async def revoke_key(session: Session, principal: Office, key_id: uuid.UUID) -> KeyOut:
+    """Revoke a key; requests with it answer 401 from now on."""
+    return KeyOut.model_validate(await service.revoke_key(session, key_id))

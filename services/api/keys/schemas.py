@@ -1,0 +1,43 @@
+"""API keys in and out of the API."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from services.api.units.schemas import UnitCode
+from shared.auth import Role
+from shared.schemas import RequestModel, ResponseModel, Text, VietnamTime
+
+
+class KeyCreate(RequestModel):
+    name: Annotated[Text, Field(max_length=200, examples=["Ứng dụng phường Hà Phong"])]
+    role: Role
+    unit_code: UnitCode | None = Field(None, description="required for ward_app, refused otherwise")
+    rate_limit_per_minute: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+
+    @model_validator(mode="after")
+    def _unit_matches_role(self) -> KeyCreate:
+        if self.role is Role.ward_app and self.unit_code is None:
+            raise PydanticCustomError("role_needs_unit", "ward_app needs a unit")
+        if self.role is not Role.ward_app and self.unit_code is not None:
+            raise PydanticCustomError("role_forbids_unit", "only ward_app has a unit")
+        return self
+
+
+class KeyOut(ResponseModel):
+    id: uuid.UUID
+    name: str
+    role: Role
+    unit_code: str | None
+    key_hint: str = Field(description="the key's first characters")
+    rate_limit_per_minute: int | None
+    created_at: VietnamTime
+    revoked_at: VietnamTime | None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="the secret; shown this once and never again")

@@ -1,0 +1,1 @@
+"""Demo data for Hạ Long: the real directory and directive 984/UBND, with invented people."""

@@ -1,0 +1,49 @@
+"""HTTP endpoints of the unit directory (``/v1/units``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from services.api.dependencies import Office, Reader, Session
+from services.api.units import service
+from services.api.units.schemas import UnitCode, UnitCreate, UnitKind, UnitOut, UnitPatch
+from shared.auth import Role, ensure_unit_scope
+
+router = APIRouter(prefix="/v1/units", tags=["units"])
+CodePath = Annotated[str, Path(max_length=32, description="unit code, e.g. 06652 or HL-VP")]
+
+
+@router.get("", response_model=list[UnitOut])
+async def list_units(
+    session: Session,
+    principal: Reader,
+    kind: UnitKind | None = None,
+    parent_code: Annotated[UnitCode | None, Query()] = None,
+    q: Annotated[str | None, Query(max_length=100, description="name or code; accents optional")] = None,
+    active: bool | None = None,
+) -> list[UnitOut]:
+    """The unit directory, filtered. A ward app sees its own unit only."""
+    only = principal.unit_code if principal.role is Role.ward_app else None
+    units = await service.list_units(session, kind=kind, parent_code=parent_code, q=q, active=active, only_code=only)
+    return [UnitOut.model_validate(u) for u in units]
+
+
+@router.get("/{code}", response_model=UnitOut, responses={404: {"description": "No such unit"}})
+async def get_unit(session: Session, principal: Reader, code: CodePath) -> UnitOut:
+    """One unit by code (the active one when a code was reused)."""
+    ensure_unit_scope(principal, code.upper())
+    return UnitOut.model_validate(await service.get_unit(session, code))
+
+
+@router.post("", response_model=UnitOut, status_code=201, responses={409: {"description": "Code in use"}})
+async def create_unit(session: Session, principal: Office, body: UnitCreate) -> UnitOut:
+    """Add a unit to the directory (Office only)."""
+    return UnitOut.model_validate(await service.create_unit(session, body, by=principal))
+
+
+@router.patch("/{code}", response_model=UnitOut, responses={404: {"description": "No such unit"}})
+async def update_unit(session: Session, principal: Office, code: CodePath, body: UnitPatch) -> UnitOut:
+    """Change a unit's fields; ``active: false`` retires it (its history stays)."""
+    return UnitOut.model_validate(await service.update_unit(session, code, body, by=principal))

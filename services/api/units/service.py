@@ -1,0 +1,109 @@
+"""Use cases of the unit directory. Each public function commits its own transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.api.models import Unit, UnitChange
+from services.api.units.schemas import REQUIRED_ON_PATCH, UnitCreate, UnitPatch, snapshot
+from shared.auth import Principal
+from shared.db import violated_constraint
+from shared.problems import Conflict, FieldError, InvalidFields, NotFound
+from shared.text import fold_for_search
+from shared.timeutil import utcnow
+
+
+async def list_units(
+    session: AsyncSession,
+    *,
+    kind: str | None = None,
+    parent_code: str | None = None,
+    q: str | None = None,
+    active: bool | None = None,
+    only_code: str | None = None,
+) -> list[Unit]:
+    query = select(Unit).order_by(Unit.kind, Unit.code, Unit.id)
+    if kind:
+        query = query.where(Unit.kind == kind)
+    if parent_code:
+        query = query.where(Unit.parent_code == parent_code.upper())
+    if active is not None:
+        query = query.where(Unit.active.is_(active))
+    if only_code:
+        query = query.where(Unit.code == only_code)
+    if q and (needle := fold_for_search(q)):
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Unit.search_name.like(pattern), Unit.code.ilike(pattern[1:])))
+    return list((await session.scalars(query)).all())
+
+
+async def find_unit(session: AsyncSession, code: str) -> Unit | None:
+    """The active unit with ``code``, else the most recently retired one."""
+    return await session.scalar(
+        select(Unit).where(Unit.code == code.upper()).order_by(Unit.active.desc(), Unit.id.desc()).limit(1)
+    )
+
+
+async def get_unit(session: AsyncSession, code: str) -> Unit:
+    unit = await find_unit(session, code)
+    if unit is None:
+        raise NotFound("unit-not-found", code=code)
+    return unit
+
+
+async def _check_parent(session: AsyncSession, code: str, parent_code: str | None) -> None:
+    if parent_code is None:
+        return
+    if parent_code == code:
+        raise InvalidFields(FieldError("parent_code", "parent_self"))
+    if await find_unit(session, parent_code) is None:
+        raise InvalidFields(FieldError("parent_code", "parent_unknown", code=parent_code))
+
+
+async def create_unit(session: AsyncSession, data: UnitCreate, *, by: Principal | str) -> Unit:
+    await _check_parent(session, data.code, data.parent_code)
+    unit = Unit(**data.model_dump(), search_name=fold_for_search(data.name))
+    session.add(unit)
+    try:
+        await session.flush()
+        session.add(UnitChange(unit_id=unit.id, changed_by=_actor(by), before=None, after=snapshot(unit)))
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        if violated_constraint(exc) == "uq_units_code_active":
+            raise Conflict("unit-exists", code=data.code) from None
+        raise
+    return unit
+
+
+async def update_unit(session: AsyncSession, code: str, patch: UnitPatch, *, by: Principal | str) -> Unit:
+    unit = await get_unit(session, code)
+    changes = patch.model_dump(exclude_unset=True)
+    cleared = [FieldError(f, "missing") for f in REQUIRED_ON_PATCH if f in changes and changes[f] is None]
+    if cleared:
+        raise InvalidFields(*cleared)
+    if "parent_code" in changes:
+        await _check_parent(session, unit.code, changes["parent_code"])
+    before = snapshot(unit)
+    for field, value in changes.items():
+        setattr(unit, field, value)
+    after = snapshot(unit)
+    if after == before:
+        return unit
+    unit.search_name = fold_for_search(unit.name)
+    unit.updated_at = utcnow()
+    session.add(UnitChange(unit_id=unit.id, changed_by=_actor(by), before=before, after=after))
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        if violated_constraint(exc) == "uq_units_code_active":  # reactivating a code now used by another unit
+            raise Conflict("unit-exists", code=unit.code) from None
+        raise
+    return unit
+
+
+def _actor(by: Principal | str) -> str:
+    return by if isinstance(by, str) else f"key:{by.key_id} ({by.name})"

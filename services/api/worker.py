@@ -1,0 +1,147 @@
+"""The registry's worker: relays the outbox to the other services' queues and keeps tables tidy.
+
+Run with ``python -m services.api.worker``. The relay wakes on PostgreSQL NOTIFY (sent when an outbox
+row commits), so a registration reaches the notifier's queue within milliseconds; it also polls every
+``outbox_poll_seconds`` in case a notice was lost while the listening connection was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import structlog
+
+from services.api import outbox
+from services.api.models import idempotency_keys
+from services.api.settings import RegistrySettings, get_settings
+from shared import queues
+from shared.db import asyncpg_dsn, create_engine, session_factory
+from shared.idempotency import purge_idempotency_keys
+from shared.logs import configure_logging
+
+log = structlog.get_logger("registry.worker")
+
+
+class OutboxRelay:
+    """Drains the outbox whenever PostgreSQL says a row arrived, and on a timer."""
+
+    def __init__(self, settings: RegistrySettings, sessions: Any, redis: queues.ArqRedis) -> None:
+        self.settings, self.sessions, self.redis = settings, sessions, redis
+        self.wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._drain_forever())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def drain(self) -> int:
+        """Relay until the outbox is empty or Redis refuses; returns how many rows went out."""
+        total = 0
+        while True:
+            moved = await outbox.relay_pending(
+                self.sessions,
+                self.redis,
+                queue_name=lambda s: queues.queue_name(self.settings, s),
+                batch_size=self.settings.outbox_batch_size,
+                redis_timeout=self.settings.redis_timeout_seconds + 1,
+            )
+            total += moved
+            if moved < self.settings.outbox_batch_size:
+                return total
+
+    async def _drain_forever(self) -> None:
+        backoff = 1.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.settings.outbox_poll_seconds)
+            self.wake.clear()
+            try:
+                await self.drain()
+                backoff = 1.0
+            except Exception as exc:  # database away: try again later, nothing is lost
+                log.warning("outbox_drain_failed", error=type(exc).__name__, retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    async def _listen(self) -> None:
+        dsn = asyncpg_dsn(self.settings.database_url)
+        while True:
+            try:
+                conn = await asyncpg.connect(dsn, timeout=self.settings.db_connect_timeout_seconds)
+                try:
+                    await conn.add_listener(outbox.NOTIFY_CHANNEL, lambda *_: self.wake.set())
+                    self.wake.set()  # rows may have arrived while we were not listening
+                    while not conn.is_closed():
+                        await asyncio.sleep(5)
+                        await conn.execute("SELECT 1")  # notices nothing arrives on a dead connection
+                finally:
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=2)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox_listen_failed", error=type(exc).__name__)
+                await asyncio.sleep(2)
+
+
+async def purge_idempotency(ctx: dict[str, Any]) -> int:
+    """registry.idempotency.purge: forget Idempotency-Keys past their retention."""
+    settings: RegistrySettings = ctx["settings"]
+    return await purge_idempotency_keys(
+        ctx["engine"], idempotency_keys, timedelta(hours=settings.idempotency_retention_hours)
+    )
+
+
+def build_worker(settings: RegistrySettings | None = None, **options: Any) -> Any:
+    settings = settings or get_settings()
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        ctx["settings"] = settings
+        ctx["engine"] = create_engine(settings, pool_size=4, max_overflow=2)
+        ctx["relay"] = OutboxRelay(settings, session_factory(ctx["engine"]), ctx["redis"])
+        ctx["relay"].start()
+        log.info("registry_worker_started", queue=queues.queue_name(settings, queues.REGISTRY))
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if "relay" in ctx:
+            await ctx["relay"].stop()
+        if "engine" in ctx:
+            await ctx["engine"].dispose()
+
+    return queues.make_worker(
+        settings,
+        queues.REGISTRY,
+        cron_jobs=[
+            queues.cron(
+                purge_idempotency,
+                name="registry.idempotency.purge",
+                minute=17,
+                second=0,
+                unique=True,
+                run_at_startup=False,
+            )
+        ],
+        on_startup=startup,
+        on_shutdown=shutdown,
+        **options,
+    )
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, json_output=settings.log_json)
+    build_worker(settings).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""API-key authentication and roles, shared by every service.
+
+Keys are random (``ioc_`` + 43 URL-safe characters), shown once at creation and stored only as a
+SHA-256 digest: a key has 256 bits of entropy, so a slow password hash would add latency to every
+request and no safety. The ``auth`` schema is migrated by the registry, which manages the keys.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import CheckConstraint, DateTime, Integer, LargeBinary, String, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import make_base
+from shared.problems import AppError, Forbidden
+
+AuthBase = make_base("auth")
+KEY_PREFIX = "ioc_"
+
+
+class Role(enum.StrEnum):
+    office = "office"
+    ward_app = "ward_app"
+    ops_centre = "ops_centre"
+    app_backend = "app_backend"
+
+
+class ApiKey(AuthBase):
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint("role IN ('office', 'ward_app', 'ops_centre', 'app_backend')", name="role_known"),
+        CheckConstraint("(role = 'ward_app') = (unit_code IS NOT NULL)", name="unit_iff_ward_app"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    unit_code: Mapped[str | None] = mapped_column(String(32))
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    key_hint: Mapped[str] = mapped_column(String(16), doc="first characters, to recognise a key in lists")
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: one API key, its role and (for ward apps) its unit."""
+
+    key_id: uuid.UUID
+    name: str
+    role: Role
+    unit_code: str | None
+    rate_limit_per_minute: int | None
+
+
+async def lookup_principal(conn: AsyncConnection | AsyncSession, key: str) -> Principal | None:
+    """The active key's principal, or None for an unknown or revoked key."""
+    row = (
+        await conn.execute(
+            select(ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.unit_code, ApiKey.rate_limit_per_minute).where(
+                ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return Principal(row.id, row.name, Role(row.role), row.unit_code, row.rate_limit_per_minute)
+
+
+class RateLimiter:
+    """A token bucket per key, in this process: limits hold without Redis, so an outage of Redis
+    never turns into refused registrations. With N API replicas a key may reach N × its limit."""
+
+    def __init__(self, default_per_minute: dict[Role, int]) -> None:
+        self._defaults = default_per_minute
+        self._buckets: dict[uuid.UUID, tuple[float, float]] = {}
+
+    def limit_for(self, principal: Principal) -> int:
+        return principal.rate_limit_per_minute or self._defaults.get(principal.role, 600)
+
+    def check(self, principal: Principal) -> None:
+        limit = self.limit_for(principal)
+        rate = limit / 60.0
+        now = time.monotonic()
+        tokens, last = self._buckets.get(principal.key_id, (float(limit), now))
+        tokens = min(float(limit), tokens + (now - last) * rate)
+        if tokens < 1.0:
+            retry_after = max(1, int((1.0 - tokens) / rate + 0.999))
+            self._buckets[principal.key_id] = (tokens, now)
+            raise AppError(
+                429,
+                "rate-limited",
+                headers={"Retry-After": str(retry_after)},
+                limit=limit,
+                retry_after=retry_after,
+            )
+        self._buckets[principal.key_id] = (tokens - 1.0, now)
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API key made with `ioc keys create`.")
+
+
+def _unauthorized() -> AppError:
+    return AppError(401, "unauthorized", headers={"WWW-Authenticate": 'Bearer realm="ioc"'})
+
+
+async def authenticate(request: Request, token: str | None) -> Principal:
+    """The caller's principal, looked up once per request (the idempotency layer may have done it)."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    if not token or not token.startswith(KEY_PREFIX) or len(token) > 100:
+        raise _unauthorized()
+    # An autocommit connection: one round trip, no BEGIN/ROLLBACK around the lookup.
+    engine: AsyncEngine = request.app.state.auth_engine
+    async with engine.connect() as conn:
+        principal = await lookup_principal(conn, token)
+    if principal is None:
+        raise _unauthorized()
+    request.state.principal = principal
+    return principal
+
+
+def require(*roles: Role):
+    """A dependency admitting the given roles (403 for others), after the key's rate limit."""
+
+    async def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        principal = await authenticate(request, credentials.credentials if credentials else None)
+        request.app.state.rate_limiter.check(principal)
+        if principal.role not in roles:
+            raise Forbidden("forbidden-role", role=principal.role.value)
+        return principal
+
+    return dependency
+
+
+def ensure_unit_scope(principal: Principal, unit_code: str) -> None:
+    """A ward app may only act on its own unit."""
+    if principal.role is Role.ward_app and principal.unit_code != unit_code:
+        raise Forbidden("forbidden-unit", own=principal.unit_code, unit=unit_code)

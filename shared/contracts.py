@@ -1,0 +1,80 @@
+"""Versioned JSON messages that travel between services over the queues.
+
+A message is self-contained: the notifier never reads the registry's tables, so everything it needs
+to address and word a notification is in the message. Adding an optional field is compatible;
+anything else means a new ``version`` and a consumer that accepts both for a while.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DirectiveRef(Contract):
+    id: uuid.UUID
+    number: str
+    title: str
+    deadline: AwareDatetime
+    operation_starts_at: AwareDatetime | None = None
+
+
+class UnitRef(Contract):
+    code: str
+    name: str
+    kind: str
+    email: str | None = None
+    phone: str | None = None
+
+
+class FocalPointRef(Contract):
+    id: uuid.UUID
+    version: int
+    full_name: str
+    position: str | None = None
+    phone: str
+    email: str
+    submitted_at: AwareDatetime
+    on_time: bool
+
+
+class Message(Contract):
+    """What every message carries: its id (the outbox row's id, also the arq job id) and when it happened."""
+
+    message_id: uuid.UUID
+    occurred_at: datetime
+    version: Literal[1] = 1
+
+
+class FocalPointRegistered(Message):
+    """A new version became a unit's active focal point; ``superseded`` is the one it replaced."""
+
+    type: Literal["registry.focal_point.registered"] = "registry.focal_point.registered"
+    directive: DirectiveRef
+    unit: UnitRef
+    focal_point: FocalPointRef
+    superseded: FocalPointRef | None = None
+
+
+class FocalPointWithdrawn(Message):
+    """The Office withdrew a unit's active focal point: the unit counts as missing again."""
+
+    type: Literal["registry.focal_point.withdrawn"] = "registry.focal_point.withdrawn"
+    directive: DirectiveRef
+    unit: UnitRef
+    focal_point: FocalPointRef
+    reason: str
+
+
+# Job names (service.domain.verb) and the message each one takes as its only argument.
+JOB_MESSAGES: dict[str, type[Message]] = {
+    "notifier.focal_point.registered": FocalPointRegistered,
+    "notifier.focal_point.withdrawn": FocalPointWithdrawn,
+}

@@ -1,0 +1,130 @@
+"""Database engine and session helpers shared by every service (SQLAlchemy 2, async, asyncpg).
+
+The session dependency only opens and closes: each use case commits in its service function
+before returning, so a failed commit can never follow a success response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+from sqlalchemy import MetaData
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+from shared.settings import CommonSettings
+
+# Explicit constraint names, so migrations name the same things the models do.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def make_base(schema: str) -> type[DeclarativeBase]:
+    """A declarative base whose tables live in ``schema`` (one schema per service)."""
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+    return Base
+
+
+def create_engine(settings: CommonSettings, url: str | None = None, **overrides: Any) -> AsyncEngine:
+    """An engine that fails fast when PostgreSQL is away instead of hanging requests."""
+    options: dict[str, Any] = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout_seconds,
+        "pool_pre_ping": False,  # a dead connection is detected on use and the pool is invalidated
+        "connect_args": {
+            "timeout": settings.db_connect_timeout_seconds,
+            "command_timeout": settings.db_statement_timeout_ms / 1000 + 5,
+            "server_settings": {
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+                "application_name": "ioc",
+            },
+        },
+    }
+    options.update(overrides)
+    return create_async_engine(url or settings.database_url, **options)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def open_session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with factory() as session:
+        yield session
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    """The plain libpq form of a SQLAlchemy URL, for asyncpg.connect (LISTEN, COPY)."""
+    return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+# Failures that mean "the database cannot be reached right now", not "this request is wrong".
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    sa_exc.DBAPIError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.QueryCanceledError,
+    ConnectionError,
+    socket.gaierror,
+    asyncio.TimeoutError,
+)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True for connection loss, refused connections, pool or statement timeouts, server shutdown."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, sa_exc.TimeoutError | sa_exc.OperationalError | sa_exc.InterfaceError):
+            return True
+        if isinstance(
+            current,
+            asyncpg.PostgresConnectionError
+            | asyncpg.InterfaceError
+            | asyncpg.CannotConnectNowError
+            | asyncpg.TooManyConnectionsError
+            | asyncpg.QueryCanceledError
+            | asyncpg.AdminShutdownError
+            | ConnectionError
+            | TimeoutError
+            | socket.gaierror,
+        ):
+            return True
+        # asyncio reports "connect call failed" for several addresses as a bare OSError.
+        if isinstance(current, OSError) and not isinstance(current, FileNotFoundError | PermissionError):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
+def violated_constraint(exc: sa_exc.IntegrityError) -> str | None:
+    """The name of the constraint or unique index an IntegrityError broke (asyncpg reports it)."""
+    current: BaseException | None = exc.orig
+    while current is not None:
+        name = getattr(current, "constraint_name", None)
+        if name:
+            return name
+        current = current.__cause__
+    return None

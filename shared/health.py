@@ -1,0 +1,55 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (its database and Redis answer), without auth."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+Check = Callable[[], Awaitable[None]]
+
+
+def database_check(engine_getter: Callable[[], AsyncEngine]) -> Check:
+    async def check() -> None:
+        async with engine_getter().connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    return check
+
+
+def redis_check(redis_getter: Callable[[], object]) -> Check:
+    async def check() -> None:
+        await redis_getter().ping()  # type: ignore[attr-defined]
+
+    return check
+
+
+def health_router(checks: dict[str, Check], timeout_seconds: float = 2.0) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="The database and Redis answer", responses={503: {"description": "Not ready"}})
+    async def readyz() -> JSONResponse:
+        async def run(check: Check) -> str:
+            try:
+                await asyncio.wait_for(check(), timeout_seconds)
+                return "ok"
+            except Exception as exc:  # any failure means "not ready"; say which kind
+                return f"unavailable: {type(exc).__name__}"
+
+        results = dict(zip(checks, await asyncio.gather(*(run(c) for c in checks.values())), strict=True))
+        ready = all(v == "ok" for v in results.values())
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "checks": results},
+            status_code=200 if ready else 503,
+            headers={} if ready else {"Retry-After": "5"},
+        )
+
+    return router

@@ -1,0 +1,51 @@
+"""Structured JSON logs (structlog) with the request id, phone numbers and e-mails masked.
+
+Logs leave the machine (to files, to a log shipper); the people in them did not agree to that, so
+personal contact data is masked wherever it appears, in keys or inside free text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+)")
+_PHONE = re.compile(r"(?<![\w-])(\+?84|0)(\d[\d .-]{5,12})(\d{3})(?!\w)")
+
+
+def mask(text: str) -> str:
+    """'an.nv@halong.gov.vn' → 'a***@halong.gov.vn'; '+84912345678' → '+84******678'."""
+    text = _EMAIL.sub(r"\1***@\2", text)
+    return _PHONE.sub(lambda m: m.group(1) + "*" * len(re.sub(r"\D", "", m.group(2))) + m.group(3), text)
+
+
+def _mask_values(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = mask(value)
+    return event
+
+
+def configure_logging(level: str = "INFO", *, json_output: bool = True) -> None:
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        _mask_values,
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if json_output
+        else structlog.dev.ConsoleRenderer(colors=False),
+    ]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    # Libraries (uvicorn, arq, alembic) log through the standard library: same level, same stream.
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")

@@ -1,0 +1,188 @@
+"""Every message a client can read, in Vietnamese (default) and English.
+
+Keys are stable: they are also the last part of a problem's ``type``. Placeholders use
+``str.format`` names supplied by whoever raises the error.
+"""
+
+from __future__ import annotations
+
+# key: (title_vi, title_en)
+TITLES: dict[str, tuple[str, str]] = {
+    "validation-error": ("Dữ liệu không hợp lệ", "Invalid request"),
+    "unauthorized": ("Chưa xác thực", "Unauthorized"),
+    "forbidden": ("Không có quyền", "Forbidden"),
+    "not-found": ("Không tìm thấy", "Not found"),
+    "method-not-allowed": ("Phương thức không được hỗ trợ", "Method not allowed"),
+    "conflict": ("Xung đột dữ liệu", "Conflict"),
+    "idempotency-conflict": ("Yêu cầu đang được xử lý", "Request still in progress"),
+    "idempotency-mismatch": ("Idempotency-Key đã dùng cho yêu cầu khác", "Idempotency-Key reused"),
+    "payload-too-large": ("Yêu cầu quá lớn", "Payload too large"),
+    "unsupported-media-type": ("Kiểu dữ liệu không được hỗ trợ", "Unsupported media type"),
+    "rate-limited": ("Vượt giới hạn tần suất", "Too many requests"),
+    "service-unavailable": ("Dịch vụ tạm thời không khả dụng", "Service unavailable"),
+    "internal-error": ("Lỗi hệ thống", "Internal error"),
+}
+
+# key: (detail_vi, detail_en)
+DETAILS: dict[str, tuple[str, str]] = {
+    # generic
+    "validation-error": ("Một số trường không hợp lệ.", "Some fields are invalid."),
+    "unauthorized": (
+        "Thiếu khoá API hoặc khoá không hợp lệ / đã bị thu hồi. Gửi 'Authorization: Bearer <khoá>'.",
+        "Missing, unknown or revoked API key. Send 'Authorization: Bearer <key>'.",
+    ),
+    "forbidden-role": (
+        "Vai trò '{role}' không được phép thực hiện thao tác này.",
+        "Role '{role}' may not do this.",
+    ),
+    "forbidden-unit": (
+        "Khoá này chỉ được dùng cho đơn vị {own}, không phải {unit}.",
+        "This key is bound to unit {own}, not {unit}.",
+    ),
+    "forbidden-directive": (
+        "Văn bản này không gửi tới đơn vị {own}.",
+        "This directive does not address unit {own}.",
+    ),
+    "not-found": ("Không tìm thấy tài nguyên được yêu cầu.", "The requested resource does not exist."),
+    "method-not-allowed": ("Phương thức HTTP này không được hỗ trợ ở đây.", "This HTTP method is not allowed here."),
+    "payload-too-large": (
+        "Nội dung yêu cầu vượt quá {limit} byte.",
+        "The request body exceeds {limit} bytes.",
+    ),
+    "unsupported-media-type": (
+        "Nội dung phải là JSON (Content-Type: application/json).",
+        "The body must be JSON (Content-Type: application/json).",
+    ),
+    "rate-limited": (
+        "Khoá này đã vượt giới hạn {limit} yêu cầu/phút. Thử lại sau {retry_after} giây.",
+        "This key exceeded its limit of {limit} requests per minute. Retry in {retry_after} s.",
+    ),
+    "database-unavailable": (
+        "Cơ sở dữ liệu tạm thời không khả dụng. Vui lòng thử lại sau.",
+        "The database is temporarily unavailable. Please retry later.",
+    ),
+    "internal-error": (
+        "Đã xảy ra lỗi không mong muốn. Mã yêu cầu: {request_id}.",
+        "An unexpected error occurred. Request id: {request_id}.",
+    ),
+    "idempotency-conflict": (
+        "Một yêu cầu với cùng Idempotency-Key đang được xử lý. Thử lại sau.",
+        "A request with the same Idempotency-Key is still being processed. Retry later.",
+    ),
+    "idempotency-mismatch": (
+        "Idempotency-Key này đã được dùng với nội dung khác.",
+        "This Idempotency-Key was already used with a different body.",
+    ),
+    # units
+    "unit-not-found": ("Không có đơn vị mã {code}.", "There is no unit with code {code}."),
+    "unit-exists": ("Đơn vị mã {code} đã tồn tại.", "A unit with code {code} already exists."),
+    # directives
+    "directive-not-found": ("Không có văn bản chỉ đạo {id}.", "There is no directive {id}."),
+    "directive-exists": (
+        "Văn bản số {number} năm {year} đã tồn tại.",
+        "Directive {number} of {year} already exists.",
+    ),
+    # registrations
+    "registration-not-found": ("Không có đăng ký {id}.", "There is no registration {id}."),
+    "registration-not-active": (
+        "Đăng ký này không còn hiệu lực (trạng thái: {status}).",
+        "This registration is no longer active (status: {status}).",
+    ),
+    "unit-not-addressed": (
+        "Văn bản {number} không gửi tới đơn vị {code}.",
+        "Directive {number} does not address unit {code}.",
+    ),
+    # keys
+    "key-not-found": ("Không có khoá API {id}.", "There is no API key {id}."),
+}
+
+# Field-level messages: pydantic error types and our own validators' types.
+FIELD_MESSAGES: dict[str, tuple[str, str]] = {
+    "missing": ("Trường này là bắt buộc.", "This field is required."),
+    "extra_forbidden": ("Trường không được hỗ trợ.", "Unknown field."),
+    "string_type": ("Phải là chuỗi ký tự.", "Must be a string."),
+    "int_type": ("Phải là số nguyên.", "Must be an integer."),
+    "int_parsing": ("Phải là số nguyên.", "Must be an integer."),
+    "bool_type": ("Phải là true hoặc false.", "Must be true or false."),
+    "bool_parsing": ("Phải là true hoặc false.", "Must be true or false."),
+    "list_type": ("Phải là một danh sách.", "Must be a list."),
+    "dict_type": ("Phải là một đối tượng JSON.", "Must be a JSON object."),
+    "model_type": ("Phải là một đối tượng JSON.", "Must be a JSON object."),
+    "json_invalid": ("Nội dung không phải JSON hợp lệ.", "The body is not valid JSON."),
+    "string_too_short": ("Phải có ít nhất {min_length} ký tự.", "Must have at least {min_length} characters."),
+    "string_too_long": ("Không được dài quá {max_length} ký tự.", "Must have at most {max_length} characters."),
+    "too_short": ("Phải có ít nhất {min_length} phần tử.", "Must have at least {min_length} items."),
+    "too_long": ("Không được nhiều hơn {max_length} phần tử.", "Must have at most {max_length} items."),
+    "greater_than_equal": ("Phải lớn hơn hoặc bằng {ge}.", "Must be greater than or equal to {ge}."),
+    "less_than_equal": ("Phải nhỏ hơn hoặc bằng {le}.", "Must be less than or equal to {le}."),
+    "string_pattern_mismatch": ("Định dạng không hợp lệ.", "Invalid format."),
+    "literal_error": ("Phải là một trong: {expected}.", "Must be one of: {expected}."),
+    "enum": ("Phải là một trong: {expected}.", "Must be one of: {expected}."),
+    "uuid_parsing": ("Phải là UUID hợp lệ.", "Must be a valid UUID."),
+    "uuid_type": ("Phải là UUID hợp lệ.", "Must be a valid UUID."),
+    "date_from_datetime_parsing": ("Phải là ngày dạng YYYY-MM-DD.", "Must be a date (YYYY-MM-DD)."),
+    "date_parsing": ("Phải là ngày dạng YYYY-MM-DD.", "Must be a date (YYYY-MM-DD)."),
+    "date_type": ("Phải là ngày dạng YYYY-MM-DD.", "Must be a date (YYYY-MM-DD)."),
+    "datetime_parsing": (
+        "Phải là thời điểm RFC 3339 có múi giờ, ví dụ 2020-02-15T00:00:00+07:00.",
+        "Must be an RFC 3339 time with offset, e.g. 2020-02-15T00:00:00+07:00.",
+    ),
+    "datetime_from_date_parsing": (
+        "Phải là thời điểm RFC 3339 có múi giờ, ví dụ 2020-02-15T00:00:00+07:00.",
+        "Must be an RFC 3339 time with offset, e.g. 2020-02-15T00:00:00+07:00.",
+    ),
+    "datetime_type": (
+        "Phải là thời điểm RFC 3339 có múi giờ, ví dụ 2020-02-15T00:00:00+07:00.",
+        "Must be an RFC 3339 time with offset, e.g. 2020-02-15T00:00:00+07:00.",
+    ),
+    "timezone_aware": (
+        "Thời điểm phải có múi giờ (ví dụ +07:00).",
+        "The time must carry an offset (e.g. +07:00).",
+    ),
+    # our validators
+    "text_blank": ("Không được để trống.", "Must not be blank."),
+    "phone_invalid": (
+        "Số điện thoại không hợp lệ: {value}.",
+        "Not a valid phone number: {value}.",
+    ),
+    "phone_not_vietnamese": (
+        "Phải là số điện thoại Việt Nam (+84).",
+        "Must be a Vietnamese phone number (+84).",
+    ),
+    "phone_not_mobile": (
+        "Phải là số di động (để nhận SMS); {value} là số cố định hoặc không phải số di động.",
+        "Must be a mobile number (it receives SMS); {value} is a landline or not a mobile number.",
+    ),
+    "phone_old_format": (
+        "Số {value} là số di động 11 chữ số cũ, đã đổi từ năm 2018; số mới là {new}.",
+        "{value} is an old 11-digit mobile number, changed in 2018; its new form is {new}.",
+    ),
+    "email_invalid": ("Địa chỉ thư điện tử không hợp lệ.", "Invalid e-mail address: {reason}"),
+    "unit_codes_unknown": (
+        "Không có đơn vị đang hoạt động với mã: {codes}.",
+        "No active unit with code: {codes}.",
+    ),
+    "unit_codes_duplicate": ("Mã đơn vị bị lặp: {codes}.", "Repeated unit codes: {codes}."),
+    "deadline_before_issue": (
+        "Hạn chót phải sau ngày ban hành ({issued_on}).",
+        "The deadline must be after the issue date ({issued_on}).",
+    ),
+    "parent_unknown": ("Không có đơn vị cha mã {code}.", "There is no parent unit with code {code}."),
+    "parent_self": ("Đơn vị không thể là cha của chính nó.", "A unit cannot be its own parent."),
+    "role_needs_unit": (
+        "Vai trò ward_app phải gắn với một đơn vị (unit_code).",
+        "The ward_app role must be bound to one unit (unit_code).",
+    ),
+    "role_forbids_unit": (
+        "Chỉ vai trò ward_app được gắn với đơn vị.",
+        "Only the ward_app role is bound to a unit.",
+    ),
+    "cursor_invalid": ("Con trỏ phân trang không hợp lệ.", "Invalid pagination cursor."),
+    "format_invalid": ("Định dạng phải là json, csv hoặc xlsx.", "Format must be json, csv or xlsx."),
+    "unit_code_invalid": (
+        "Mã đơn vị chỉ gồm chữ in hoa, chữ số và dấu gạch ngang (tối đa 32 ký tự).",
+        "A unit code has upper-case letters, digits and hyphens only (at most 32 characters).",
+    ),
+    "value_error": ("Giá trị không hợp lệ.", "Invalid value."),
+}
+DEFAULT_FIELD_MESSAGE = ("Giá trị không hợp lệ.", "Invalid value.")

@@ -1,0 +1,32 @@
+"""Settings every service shares. Each service builds its own class from these pieces.
+
+All variables carry the one prefix ``IOC_`` (see ``.env.example``). Nothing here connects to anything:
+services read settings through their own cached ``get_settings()``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IOC_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: str = Field("development", description="development | test | production")
+    database_url: str = Field(
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/ioc",
+        description="SQLAlchemy URL; a service may override it with its own IOC_<SERVICE>_DATABASE_URL",
+    )
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    queue_prefix: str = Field("ioc", description="prefix of every arq queue name (tests use their own)")
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Connection behaviour: fail fast so that a dead dependency answers 503, never hangs a request.
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_connect_timeout_seconds: float = 3.0
+    db_pool_timeout_seconds: float = 3.0
+    db_statement_timeout_ms: int = 10_000
+    redis_timeout_seconds: float = 1.0

@@ -1,0 +1,38 @@
+"""Vietnam time. The server stores instants in UTC and shows them in Asia/Ho_Chi_Minh (+07:00)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_vietnam(moment: datetime) -> datetime:
+    """The same instant, expressed with the +07:00 offset (naive values are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(VIETNAM)
+
+
+def vietnam_today(now: datetime | None = None) -> date:
+    return to_vietnam(now or utcnow()).date()
+
+
+def vietnam_midnight(day: date) -> datetime:
+    """00:00 Vietnam time at the start of ``day``, as an aware datetime."""
+    return datetime.combine(day, time(0), tzinfo=VIETNAM)
+
+
+def start_of_next_day(day: date) -> datetime:
+    """The exclusive end of a Vietnam calendar day: "before 15/02" means "< 15/02 00:00 +07:00"."""
+    return vietnam_midnight(day + timedelta(days=1))
+
+
+def format_vietnam_date(moment: datetime) -> str:
+    """dd/mm/yyyy, as Vietnamese official documents write dates."""
+    return to_vietnam(moment).strftime("%d/%m/%Y")
