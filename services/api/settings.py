@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import AliasChoices, Field
+from pydantic import model_validator
 
 from shared.settings import CommonSettings
 
 
 class RegistrySettings(CommonSettings):
-    database_url: str = Field(
-        "postgresql+asyncpg://postgres@127.0.0.1:5432/ioc",
-        validation_alias=AliasChoices("IOC_REGISTRY_DATABASE_URL", "IOC_DATABASE_URL"),
-    )
-    host: str = Field("127.0.0.1", validation_alias=AliasChoices("IOC_REGISTRY_HOST", "IOC_HOST"))
-    port: int = Field(8000, validation_alias="IOC_REGISTRY_PORT")
+    registry_database_url: str | None = None  # when the registry gets a database of its own
     max_body_bytes: int = 1024 * 1024
 
     # Requests per minute per key, by role, unless the key carries its own limit.
@@ -28,6 +23,12 @@ class RegistrySettings(CommonSettings):
     # The relay wakes on PostgreSQL NOTIFY at once; this poll is the safety net if a notice is lost.
     outbox_poll_seconds: float = 5.0
     outbox_batch_size: int = 500
+
+    @model_validator(mode="after")
+    def _own_database(self) -> RegistrySettings:
+        if self.registry_database_url:
+            self.database_url = self.registry_database_url
+        return self
 
 
 @lru_cache

@@ -29,9 +29,7 @@ async def create_directive(session: AsyncSession, data: DirectiveCreate, *, by: 
     if duplicates:
         errors.append(FieldError("unit_codes", "unit_codes_duplicate", codes=", ".join(duplicates)))
     units = dict(
-        (await session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(data.unit_codes), Unit.active)))
-        .tuples()
-        .all()
+        (await session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(data.unit_codes), Unit.active))).all()
     )
     unknown = [c for c in dict.fromkeys(data.unit_codes) if c not in units]
     if unknown:

@@ -125,7 +125,7 @@ async def active_focal_points(
     )
     if unit_code is not None:
         query = query.where(Unit.code == unit_code)
-    return [_out(fp, unit, directive) for fp, unit in (await session.execute(query)).tuples()]
+    return [_out(fp, unit, directive) for fp, unit in (await session.execute(query))]
 
 
 async def history(session: AsyncSession, directive: Directive, unit_code: str) -> list[RegistrationOut]:
@@ -146,18 +146,14 @@ async def _lock_addressed_unit(
 ) -> tuple[Directive, Unit]:
     """The directive and unit, with the unit's row of the directive locked until commit; 404/422 otherwise."""
     row = (
-        (
-            await session.execute(
-                select(Directive, Unit)
-                .join(DirectiveUnit, DirectiveUnit.directive_id == Directive.id)
-                .join(Unit, Unit.id == DirectiveUnit.unit_id)
-                .where(Directive.id == directive_id, Unit.code == unit_code, Unit.active)
-                .with_for_update(of=DirectiveUnit)
-            )
+        await session.execute(
+            select(Directive, Unit)
+            .join(DirectiveUnit, DirectiveUnit.directive_id == Directive.id)
+            .join(Unit, Unit.id == DirectiveUnit.unit_id)
+            .where(Directive.id == directive_id, Unit.code == unit_code, Unit.active)
+            .with_for_update(of=DirectiveUnit)
         )
-        .tuples()
-        .one_or_none()
-    )
+    ).one_or_none()
     if row is not None:
         return row
     # The unhappy path: say precisely what is wrong.
