@@ -85,8 +85,8 @@ DETAILS: dict[str, tuple[str, str]] = {
     # registrations
     "registration-not-found": ("Không có đăng ký {id}.", "There is no registration {id}."),
     "registration-not-active": (
-        "Đăng ký này không còn hiệu lực (trạng thái: {status}).",
-        "This registration is no longer active (status: {status}).",
+        "Đăng ký này không còn hiệu lực (trạng thái: {state}).",
+        "This registration is no longer active (status: {state}).",
     ),
     "unit-not-addressed": (
         "Văn bản {number} không gửi tới đơn vị {code}.",

@@ -14,7 +14,7 @@ from services.api.keys.schemas import KeyCreate
 from services.api.models import Directive
 from services.api.units import service as units
 from services.api.units.schemas import UnitCreate
-from shared.auth import Role
+from shared.auth import Principal, Role
 from shared.timeutil import VIETNAM, utcnow
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -79,3 +79,7 @@ def registration(directive_id: uuid.UUID | str, unit_code: str = "06652", **over
     }
     body.update(overrides)
     return body
+
+
+# The principal service functions are called with when a test bypasses HTTP.
+OFFICE = Principal(uuid.UUID(int=1), "test office", Role.office, None, None)

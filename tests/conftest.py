@@ -13,7 +13,6 @@ from sqlalchemy import text
 from services.api.app import create_app
 from services.api.migrations import upgrade
 from services.api.settings import RegistrySettings
-from shared.db import create_engine, session_factory
 from tests.support.databases import REDIS_URL, create_database, delete_redis_keys, drop_database
 
 REGISTRY_TABLES = (
@@ -36,7 +35,16 @@ def queue_prefix() -> str:
 
 
 @pytest.fixture(scope="session")
-async def registry_settings(registry_database: str, queue_prefix: str) -> AsyncIterator[RegistrySettings]:
+async def job_ids() -> AsyncIterator[set[str]]:
+    """Ids of every job the tests may have enqueued: their arq keys are removed at the end."""
+    ids: set[str] = set()
+    yield ids
+
+
+@pytest.fixture(scope="session")
+async def registry_settings(
+    registry_database: str, queue_prefix: str, job_ids: set[str]
+) -> AsyncIterator[RegistrySettings]:
     settings = RegistrySettings(
         database_url=registry_database,
         redis_url=REDIS_URL,
@@ -47,18 +55,16 @@ async def registry_settings(registry_database: str, queue_prefix: str) -> AsyncI
         outbox_poll_seconds=0.5,
     )
     yield settings
-    engine = create_engine(settings)
-    async with engine.connect() as conn:
-        job_ids = {str(i) for i in (await conn.execute(text("SELECT id FROM registry.outbox"))).scalars()}
-    await engine.dispose()
     await delete_redis_keys(REDIS_URL, [f"{queue_prefix}:*"], job_ids)
 
 
 @pytest.fixture(scope="session")
-async def registry_app(registry_settings: RegistrySettings):
+async def registry_app(registry_settings: RegistrySettings, job_ids: set[str]):
     app = create_app(registry_settings)
     async with app.router.lifespan_context(app):
         yield app
+        async with app.state.engine.connect() as conn:
+            job_ids.update(str(i) for i in (await conn.execute(text("SELECT id FROM registry.outbox"))).scalars())
 
 
 @pytest.fixture
@@ -68,10 +74,11 @@ async def db(registry_app):
 
 
 @pytest.fixture(autouse=True)
-async def clean_registry(registry_app) -> AsyncIterator[None]:
+async def clean_registry(registry_app, job_ids: set[str]) -> AsyncIterator[None]:
     """Every test starts from empty tables (TRUNCATE, not a rolled-back transaction: the tests include
     concurrent registrations, which need real commits)."""
     async with registry_app.state.engine.begin() as conn:
+        job_ids.update(str(i) for i in (await conn.execute(text("SELECT id FROM registry.outbox"))).scalars())
         await conn.execute(text(f"TRUNCATE {REGISTRY_TABLES} RESTART IDENTITY CASCADE"))
     registry_app.state.rate_limiter._buckets.clear()
     yield

@@ -95,7 +95,7 @@ async def withdraw(session: AsyncSession, registration_id: uuid.UUID, *, reason:
     )
     await session.refresh(found)  # its status after the lock, not before
     if found.status != "active":
-        raise Conflict("registration-not-active", status=found.status)
+        raise Conflict("registration-not-active", state=found.status)
     found.status, found.ended_at, found.withdraw_reason = "withdrawn", utcnow(), reason
     outbox.add_message(
         session,

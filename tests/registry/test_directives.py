@@ -1,0 +1,249 @@
+"""Contract tests of directives: POST/GET /v1/directives, pages, and who may see what."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from services.api.models import Directive, DirectiveUnit
+from shared.timeutil import VIETNAM
+from tests.builders import auth, create_directive, create_key, create_unit
+
+PROBLEM = "application/problem+json"
+
+
+def directive_body(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "number": "984/UBND",
+        "title": "Chuẩn bị vận hành chính thức Trung tâm điều hành thành phố thông minh",
+        "issued_on": "2020-02-13",
+        "deadline": "2020-02-15T00:00:00+07:00",
+        "operation_starts_at": "2020-02-25T00:00:00+07:00",
+        "unit_codes": ["06652", "HL-VP"],
+    }
+    body.update(overrides)
+    return body
+
+
+async def setup(db) -> dict[str, str]:
+    """The two units of the example directive, and an Office key."""
+    await create_unit(db, "06652", name="Phường Hà Phong")
+    await create_unit(db, "HL-VP", name="Văn phòng HĐND và UBND thành phố", kind="department")
+    return auth(await create_key(db, "office"))
+
+
+async def count_directives(db) -> int:
+    async with db() as session:
+        return await session.scalar(select(func.count()).select_from(Directive))
+
+
+def field_errors(response) -> dict[str, str]:
+    assert response.headers["content-type"].startswith(PROBLEM), response.text
+    return {e["field"]: e["message"] for e in response.json()["errors"]}
+
+
+# --- creating ------------------------------------------------------------------------------------
+
+
+async def test_post_creates_a_directive_in_vietnam_time(client, db):
+    headers = await setup(db)
+    response = await client.post(
+        "/v1/directives", json=directive_body(deadline="2020-02-14T17:00:00Z"), headers=headers
+    )
+    assert response.status_code == 201, response.text
+    out = response.json()
+    uuid.UUID(out["id"])
+    assert out["number"] == "984/UBND"
+    assert out["title"].startswith("Chuẩn bị vận hành")
+    assert out["issued_on"] == "2020-02-13"
+    assert out["deadline"] == "2020-02-15T00:00:00+07:00"  # the same instant, shown in Vietnam time
+    assert out["operation_starts_at"] == "2020-02-25T00:00:00+07:00"
+    assert sorted(out["unit_codes"]) == ["06652", "HL-VP"]
+
+    again = await client.get(f"/v1/directives/{out['id']}", headers=headers)
+    assert again.status_code == 200
+    assert again.json() == out
+    async with db() as session:
+        stored = await session.get(Directive, uuid.UUID(out["id"]))
+        assert stored.deadline == datetime(2020, 2, 15, tzinfo=VIETNAM)
+        addressed = await session.scalar(
+            select(func.count()).select_from(DirectiveUnit).where(DirectiveUnit.directive_id == stored.id)
+        )
+        assert addressed == 2
+
+
+async def test_same_number_same_year_is_409_other_year_is_201(client, db):
+    headers = await setup(db)
+    first = await client.post("/v1/directives", json=directive_body(), headers=headers)
+    assert first.status_code == 201, first.text
+
+    same_year = directive_body(issued_on="2020-11-02", deadline="2020-11-30T00:00:00+07:00", operation_starts_at=None)
+    conflict = await client.post("/v1/directives", json=same_year, headers=headers)
+    assert conflict.status_code == 409, conflict.text
+    assert conflict.headers["content-type"].startswith(PROBLEM)
+    assert "984/UBND" in conflict.json()["detail"]
+
+    next_year = directive_body(issued_on="2021-02-13", deadline="2021-02-15T00:00:00+07:00", operation_starts_at=None)
+    created = await client.post("/v1/directives", json=next_year, headers=headers)
+    assert created.status_code == 201, created.text
+    assert await count_directives(db) == 2
+
+
+async def test_unknown_unit_codes_are_named(client, db):
+    headers = await setup(db)
+    response = await client.post(
+        "/v1/directives", json=directive_body(unit_codes=["06652", "09991", "09992"]), headers=headers
+    )
+    assert response.status_code == 422, response.text
+    message = field_errors(response)["unit_codes"]
+    assert "09991" in message and "09992" in message and "06652" not in message
+    assert await count_directives(db) == 0
+
+
+async def test_retired_unit_cannot_be_addressed(client, db):
+    headers = await setup(db)
+    assert (await client.patch("/v1/units/06652", json={"active": False}, headers=headers)).status_code == 200
+    response = await client.post("/v1/directives", json=directive_body(), headers=headers)
+    assert response.status_code == 422
+    assert "06652" in field_errors(response)["unit_codes"]
+    assert await count_directives(db) == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"unit_codes": ["06652", "HL-VP", "06652"]}, "unit_codes"),
+        ({"unit_codes": []}, "unit_codes"),
+        ({"deadline": "2020-02-15T00:00:00"}, "deadline"),
+        ({"operation_starts_at": "2020-02-25T08:00:00"}, "operation_starts_at"),
+        ({"deadline": "2020-02-12T23:00:00+07:00"}, "deadline"),
+        ({"deadline": "2020-02-13T00:00:00+07:00"}, "deadline"),
+        ({"issued_on": "13/02/2020"}, "issued_on"),
+        ({"title": " \t "}, "title"),
+        ({"number": None}, "number"),
+        ({"signed_by": "Chủ tịch"}, "signed_by"),
+    ],
+)
+async def test_invalid_directives_are_422_and_store_nothing(client, db, overrides, field):
+    headers = await setup(db)
+    response = await client.post("/v1/directives", json=directive_body(**overrides), headers=headers)
+    assert response.status_code == 422, response.text
+    assert field in field_errors(response)
+    assert await count_directives(db) == 0
+
+
+async def test_duplicate_codes_are_named(client, db):
+    headers = await setup(db)
+    response = await client.post(
+        "/v1/directives", json=directive_body(unit_codes=["06652", "HL-VP", "06652"]), headers=headers
+    )
+    assert "06652" in field_errors(response)["unit_codes"]
+
+
+@pytest.mark.parametrize("role", ["ward_app", "ops_centre", "app_backend"])
+async def test_only_office_issues_directives(client, db, role):
+    await setup(db)
+    key = auth(await create_key(db, role, unit="06652" if role == "ward_app" else None))
+    response = await client.post("/v1/directives", json=directive_body(), headers=key)
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert await count_directives(db) == 0
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+async def issue_many(db, count: int) -> list[uuid.UUID]:
+    """``count`` directives, issued on successive days (some sharing a day), to 06652."""
+    ids = []
+    for i in range(count):
+        issued = date(2020, 1, 1) + timedelta(days=i // 2)
+        deadline = datetime(2020, 3, 1, tzinfo=VIETNAM)
+        ids.append((await create_directive(db, ["06652"], number=f"{i + 1}/UBND", issued_on=issued, deadline=deadline)).id)
+    return ids
+
+
+async def test_list_is_a_page_newest_first(client, db):
+    headers = await setup(db)
+    await issue_many(db, 3)
+    response = await client.get("/v1/directives", headers=headers)
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert set(page) == {"items", "next_cursor"}
+    assert page["next_cursor"] is None
+    issued = [d["issued_on"] for d in page["items"]]
+    assert len(issued) == 3 and issued == sorted(issued, reverse=True)
+    assert all(d["unit_codes"] == ["06652"] for d in page["items"])
+
+
+async def test_cursor_walks_every_directive_once(client, db):
+    headers = await setup(db)
+    ids = await issue_many(db, 7)
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        response = await client.get("/v1/directives", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert len(page["items"]) <= 3
+        seen += [d["id"] for d in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert sorted(seen) == sorted(str(i) for i in ids)
+    assert len(seen) == len(set(seen))
+
+
+@pytest.mark.parametrize("cursor", ["not-a-cursor!", "e30", "WyJ4IiwgInkiXQ"])  # junk, {}, ["x", "y"]
+async def test_bad_cursor_is_422(client, db, cursor):
+    headers = await setup(db)
+    await issue_many(db, 2)
+    response = await client.get("/v1/directives", params={"cursor": cursor}, headers=headers)
+    assert response.status_code == 422, response.text
+    assert "cursor" in field_errors(response)
+
+
+@pytest.mark.parametrize("limit", [0, 1001, "many"])
+async def test_bad_limit_is_422(client, db, limit):
+    headers = await setup(db)
+    response = await client.get("/v1/directives", params={"limit": limit}, headers=headers)
+    assert response.status_code == 422
+    assert "limit" in field_errors(response)
+
+
+async def test_ward_app_sees_only_directives_addressing_its_unit(client, db):
+    await setup(db)
+    await create_unit(db, "06649", name="Phường Hà Khánh")
+    mine = await create_directive(db, ["06652", "06649"], number="1/UBND")
+    theirs = await create_directive(db, ["06649"], number="2/UBND")
+    ward = auth(await create_key(db, "ward_app", unit="06652"))
+
+    listed = await client.get("/v1/directives", headers=ward)
+    assert listed.status_code == 200, listed.text
+    assert [d["id"] for d in listed.json()["items"]] == [str(mine.id)]
+    assert (await client.get(f"/v1/directives/{mine.id}", headers=ward)).status_code == 200
+    refused = await client.get(f"/v1/directives/{theirs.id}", headers=ward)
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_ops_centre_reads_directives(client, db):
+    await setup(db)
+    directive = await create_directive(db, ["06652"])
+    ops = auth(await create_key(db, "ops_centre"))
+    assert [d["id"] for d in (await client.get("/v1/directives", headers=ops)).json()["items"]] == [str(directive.id)]
+    assert (await client.get(f"/v1/directives/{directive.id}", headers=ops)).status_code == 200
+
+
+async def test_unknown_directive_is_404(client, db):
+    headers = await setup(db)
+    response = await client.get(f"/v1/directives/{uuid.uuid4()}", headers=headers)
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith(PROBLEM)

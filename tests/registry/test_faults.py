@@ -1,0 +1,137 @@
+"""Faults: PostgreSQL or Redis going away must cost no registration and no job."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy import select, text, update
+
+from services.api.app import create_app
+from services.api.models import OutboxMessage
+from services.api.worker import OutboxRelay
+from shared import queues
+from shared.db import session_factory
+from tests.builders import auth, create_directive, create_key, create_unit, registration
+from tests.support.proxy import TcpProxy
+
+
+def through(url: str, proxy: TcpProxy) -> str:
+    """``url`` with its host and port replaced by the proxy's."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)
+    userinfo = netloc[0] + "@" if len(netloc) == 2 else ""
+    return urlunsplit(parts._replace(netloc=f"{userinfo}127.0.0.1:{proxy.port}"))
+
+
+def target_of(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 5432
+
+
+@pytest.fixture
+async def ward(db):
+    await create_unit(db, "06652")
+    directive = await create_directive(db, ["06652"])
+    return directive, await create_key(db, "ward_app", unit="06652")
+
+
+async def test_database_down_answers_503_then_recovers(registry_settings, ward):
+    directive, key = ward
+    proxy = await TcpProxy(*target_of(registry_settings.database_url)).start()
+    settings = registry_settings.model_copy(update={
+        "database_url": through(registry_settings.database_url, proxy), "db_connect_timeout_seconds": 1.0})
+    app = create_app(settings)
+    try:
+        async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t"
+        ) as client:
+            assert (await client.get("/v1/units", headers=auth(key))).status_code == 200
+            await proxy.cut()
+            for path in ("/v1/units", f"/v1/directives/{directive.id}"):
+                down = await client.get(path, headers=auth(key))
+                assert down.status_code == 503
+                assert down.headers["retry-after"]
+                assert down.headers["content-type"] == "application/problem+json"
+                assert "Traceback" not in down.text and "asyncpg" not in down.text
+            posted = await client.post("/v1/registrations", json=registration(directive.id), headers=auth(key))
+            assert posted.status_code == 503
+            ready = await client.get("/readyz")
+            assert ready.status_code == 503 and ready.json()["checks"]["database"] != "ok"
+            await proxy.restore()
+            posted = await client.post("/v1/registrations", json=registration(directive.id), headers=auth(key))
+            assert posted.status_code == 201
+    finally:
+        await proxy.stop()
+
+
+async def test_registration_while_redis_is_down_is_kept_and_relayed_once(
+    client, db, registry_settings, ward
+):
+    directive, key = ward
+    proxy = await TcpProxy(*target_of(registry_settings.redis_url.replace("redis://", "http://"))).start()
+    settings = registry_settings.model_copy(update={"redis_url": through(registry_settings.redis_url, proxy)})
+    redis = await queues.connect(settings)
+    relay = OutboxRelay(settings, db, redis)
+    notifier_queue = queues.queue_name(settings, queues.NOTIFIER)
+    try:
+        await proxy.cut()
+        created = await client.post("/v1/registrations", json=registration(directive.id), headers=auth(key))
+        assert created.status_code == 201  # Redis is not on a registration's path
+        assert await relay.drain() == 0
+        async with db() as session:
+            row = await session.scalar(select(OutboxMessage))
+        assert row.relayed_at is None and row.attempts == 1 and row.last_error
+
+        await proxy.restore()
+        assert await relay.drain() == 1
+        # A relay that runs twice (it crashed after enqueueing, before stamping the row) enqueues nothing new.
+        async with db() as session, session.begin():
+            await session.execute(update(OutboxMessage).values(relayed_at=None))
+        assert await relay.drain() == 1
+        direct = aioredis.Redis.from_url(registry_settings.redis_url)
+        try:
+            assert await direct.zrange(notifier_queue, 0, -1) == [str(row.id).encode()]
+            job = queues.deserialize(await direct.get(f"arq:job:{row.id}"))
+        finally:
+            await direct.aclose()
+        assert job["f"] == "notifier.focal_point.registered"
+        message = queues.parse_message(job["f"], job["a"][0])
+        assert message.focal_point.phone == "+84912345678" and message.unit.code == "06652"
+    finally:
+        await redis.aclose()
+        await proxy.stop()
+
+
+async def test_worker_process_relays_a_registration_within_seconds(client, registry_app, registry_settings, ward):
+    """The real worker (its own process, LISTEN/NOTIFY and all) moves a new registration to the notifier."""
+    directive, key = ward
+    env = {**os.environ, "IOC_DATABASE_URL": registry_settings.database_url, "IOC_REDIS_URL": registry_settings.redis_url,
+           "IOC_QUEUE_PREFIX": registry_settings.queue_prefix, "IOC_LOG_JSON": "false"}
+    worker = subprocess.Popen([sys.executable, "-m", "services.api.worker"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    direct = aioredis.Redis.from_url(registry_settings.redis_url)
+    queue = queues.queue_name(registry_settings, queues.NOTIFIER)
+    try:
+        await asyncio.sleep(1.5)  # let it start listening; rows made before are relayed anyway
+        created = await client.post("/v1/registrations", json=registration(directive.id), headers=auth(key))
+        assert created.status_code == 201
+        for _ in range(100):
+            queued = {m.decode() for m in await direct.zrange(queue, 0, -1)}
+            async with registry_app.state.engine.connect() as conn:
+                ids = {str(i) for i in (await conn.execute(text("SELECT id FROM registry.outbox"))).scalars()}
+            if ids and ids <= queued:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the worker did not relay the registration: " + worker.stderr.read1().decode()[-2000:])
+    finally:
+        worker.terminate()
+        worker.wait(timeout=15)
+        await direct.aclose()
