@@ -128,3 +128,19 @@ def violated_constraint(exc: sa_exc.IntegrityError) -> str | None:
             return name
         current = current.__cause__
     return None
+
+
+async def ensure_database(sqlalchemy_url: str) -> bool:
+    """Create the URL's database if it does not exist (via the server's ``postgres`` database).
+    Returns True when it was created."""
+    dsn = asyncpg_dsn(sqlalchemy_url)
+    base, _, name = dsn.rpartition("/")
+    name = name.split("?", 1)[0]
+    conn = await asyncpg.connect(f"{base}/postgres")
+    try:
+        if await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            return False
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        return True
+    finally:
+        await conn.close()

@@ -25,11 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api import migrations
 from services.api.keys import service as keys_service
 from services.api.keys.schemas import KeyCreate
-from services.api.seed.demo import seed_demo
+from services.api.seed.demo import demo_keys, seed_demo
 from services.api.settings import get_settings
 from services.api.units.importer import import_units
 from shared.auth import Role
-from shared.db import create_engine, session_factory
+from shared.db import create_engine, ensure_database, session_factory
 from shared.problems import AppError
 from shared.timeutil import to_vietnam
 
@@ -69,9 +69,14 @@ async def _with_session(sessions: Any, work: Callable[[AsyncSession], Awaitable[
 
 
 @app.command()
-def migrate() -> None:
+def migrate(
+    create_database: Annotated[bool, typer.Option(help="create the database first if it does not exist")] = False,
+) -> None:
     """Bring the registry's schemas (registry, auth) to the latest migration."""
-    migrations.upgrade(get_settings().database_url)
+    url = get_settings().database_url
+    if create_database and asyncio.run(ensure_database(url)):
+        typer.echo(f"created database {url.rsplit('/', 1)[-1]}")
+    migrations.upgrade(url)
     typer.echo("registry schema is up to date")
 
 
@@ -135,7 +140,9 @@ def units_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
 
 
 @seed_app.command("demo")
-def seed_demo_command() -> None:
+def seed_demo_command(
+    keys: Annotated[bool, typer.Option(help="also make fresh demo keys (revoking the previous ones)")] = False,
+) -> None:
     """Load Hạ Long's units, directive 984/UBND with its registrations, and a directive due in two weeks."""
     report = _run(seed_demo)
     typer.echo(
@@ -143,6 +150,9 @@ def seed_demo_command() -> None:
         f"directives created: {', '.join(report.directives_created) or 'none (already there)'}; "
         f"registrations: {report.registrations}"
     )
+    if keys:
+        for name, secret in _run(demo_keys).items():
+            typer.echo(f"{name:42} {secret}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.api.directives import service as directives
 from services.api.directives.schemas import DirectiveCreate
+from services.api.keys import service as keys
+from services.api.keys.schemas import KeyCreate
 from services.api.models import Directive
 from services.api.registrations import service as registrations
 from services.api.registrations.schemas import RegistrationCreate
@@ -131,6 +133,27 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], *, today: date |
                 await _register(session, follow_up.id, code, rng, at=vietnam_midnight(today) + timedelta(hours=9))
                 registered += 1
     return SeedReport(report_a.created + report_b.created, report_a.updated + report_b.updated, created, registered)
+
+
+DEMO_KEYS = [
+    ("demo: Văn phòng HĐND và UBND", Role.office, None),
+    ("demo: ứng dụng phường Hà Phong", Role.ward_app, "06652"),
+    ("demo: màn hình Trung tâm điều hành", Role.ops_centre, None),
+    ("demo: máy chủ Smart Quảng Ninh", Role.app_backend, None),
+]
+
+
+async def demo_keys(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str]:
+    """Fresh keys for trying the demo (name → secret); the previous demo keys are revoked."""
+    secrets: dict[str, str] = {}
+    async with sessions() as session:
+        for old in await keys.list_keys(session, include_revoked=False):
+            if old.name.startswith("demo: "):
+                await keys.revoke_key(session, old.id)
+        for name, role, unit in DEMO_KEYS:
+            created = await keys.create_key(session, KeyCreate(name=name, role=role, unit_code=unit))
+            secrets[name] = created.key
+    return secrets
 
 
 async def _ward_contacts(session: AsyncSession, rng: random.Random) -> None:

@@ -1,0 +1,28 @@
+# The two commands that set everything up on a fresh machine:
+#   make run    migrate, seed demo data, start every service, print where to look
+#   make test   run the whole test suite (its own database, never the one `make run` uses)
+SHELL := /bin/bash
+UV ?= $(shell command -v uv || echo "$(HOME)/.local/bin/uv")
+export UV_COMPILE_BYTECODE := 1
+
+.PHONY: run test install services bench lint
+
+install:  ## the virtual environment, exactly as uv.lock says (uv itself from PyPI if missing)
+	@command -v uv >/dev/null || test -x "$(UV)" || python3 -m pip install --user --quiet uv \
+		|| python3 -m pip install --user --quiet --break-system-packages uv
+	@$(UV) sync --frozen --quiet
+
+services:  ## PostgreSQL and Redis: the local ones, else docker compose, else say what is missing
+	@scripts/ensure-services
+
+run: install services
+	@UV=$(UV) scripts/run-local
+
+test: install services
+	@$(UV) run --frozen pytest
+
+bench: install services
+	@$(UV) run --frozen python -m bench.registry
+
+lint: install
+	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .

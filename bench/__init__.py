@@ -1,0 +1,1 @@
+"""Benchmarks; run ``uv run python -m bench.registry``."""

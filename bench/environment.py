@@ -1,0 +1,159 @@
+"""The bench's throwaway world: a fresh migrated database with units, one directive and an office key,
+a Redis key space of its own, and their removal afterwards.
+
+The registry is seeded through its own service functions (as ``tests/builders.py`` does), so the data
+is exactly what the API would have written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from services.api.directives import service as directives
+from services.api.directives.schemas import DirectiveCreate
+from services.api.keys import service as keys
+from services.api.keys.schemas import KeyCreate
+from services.api.migrations import upgrade
+from services.api.settings import RegistrySettings
+from services.api.units import service as units
+from services.api.units.schemas import UnitCreate
+from shared.auth import Role
+from shared.db import create_engine, session_factory
+from shared.timeutil import VIETNAM, utcnow
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of its own: nothing else of ours lives there
+
+
+@dataclass
+class BenchEnv:
+    database: str = field(default_factory=lambda: f"ioc_bench_{uuid.uuid4().hex[:10]}")
+    queue_prefix: str = field(default_factory=lambda: f"ioc-bench-{uuid.uuid4().hex[:8]}")
+    unit_codes: list[str] = field(default_factory=list)
+    directive_id: str = ""
+    api_key: str = ""
+    created: bool = False
+
+    @property
+    def dsn(self) -> str:
+        """libpq form, for asyncpg."""
+        return f"{POSTGRES}/{self.database}"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return f"{POSTGRES.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{self.database}"
+
+    def registry_env(self) -> dict[str, str]:
+        """The IOC_* variables of the registry under test."""
+        return {
+            "IOC_DATABASE_URL": self.sqlalchemy_url,
+            "IOC_REDIS_URL": REDIS_URL,
+            "IOC_QUEUE_PREFIX": self.queue_prefix,
+            "IOC_ENVIRONMENT": "bench",
+            "IOC_LOG_LEVEL": "WARNING",
+            "IOC_LOG_JSON": "true",
+        }
+
+    def setup(self, unit_count: int) -> None:
+        """Create, migrate and seed the database (alembic runs its own event loop, hence sync here)."""
+        asyncio.run(_admin(f'CREATE DATABASE "{self.database}"'))
+        self.created = True
+        upgrade(self.sqlalchemy_url)
+        asyncio.run(self._seed(unit_count))
+
+    async def _seed(self, unit_count: int) -> None:
+        engine = create_engine(self._settings(), pool_size=2, max_overflow=0)
+        sessions = session_factory(engine)
+        try:
+            self.unit_codes = [f"BN{i:03d}" for i in range(1, unit_count + 1)]
+            for code in self.unit_codes:
+                async with sessions() as session:
+                    unit = UnitCreate(code=code, name=f"Phường {code}", kind="ward")
+                    await units.create_unit(session, unit, by="bench")
+            deadline = utcnow() + timedelta(days=30)  # every registration is on time
+            async with sessions() as session:
+                directive, _ = await directives.create_directive(
+                    session,
+                    DirectiveCreate(
+                        number=f"{uuid.uuid4().int % 10000}/BENCH",
+                        title="Cử cán bộ đầu mối (benchmark)",
+                        issued_on=utcnow().astimezone(VIETNAM).date() - timedelta(days=1),
+                        deadline=deadline,
+                        unit_codes=self.unit_codes,
+                    ),
+                    by="bench",
+                )
+                self.directive_id = str(directive.id)
+            async with sessions() as session:
+                # The highest limit a key may carry (1M/min ≈ 16.7k/s): never the bottleneck here.
+                created = await keys.create_key(
+                    session, KeyCreate(name="bench", role=Role.office, rate_limit_per_minute=1_000_000)
+                )
+                self.api_key = created.key
+        finally:
+            await engine.dispose()
+
+    def registry_counts(self) -> dict[str, int]:
+        """What the registry wrote: every 201 must be one focal-point version and one outbox row."""
+
+        async def count() -> dict[str, int]:
+            conn = await asyncpg.connect(self.dsn)
+            try:
+                row = await conn.fetchrow(
+                    "SELECT (SELECT count(*) FROM registry.focal_points) AS versions,"
+                    " (SELECT count(*) FROM registry.focal_points WHERE status = 'active') AS active,"
+                    " (SELECT count(*) FROM registry.outbox) AS outbox"
+                )
+                return dict(row)
+            finally:
+                await conn.close()
+
+        return asyncio.run(count())
+
+    def teardown(self) -> None:
+        """Drop the database and this run's Redis keys; safe to call after a partial setup."""
+        try:
+            asyncio.run(_delete_redis_keys(f"{self.queue_prefix}:*"))
+        finally:
+            if self.created:
+                asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
+                self.created = False
+
+    def _settings(self) -> RegistrySettings:
+        return RegistrySettings(
+            database_url=self.sqlalchemy_url, redis_url=REDIS_URL, queue_prefix=self.queue_prefix, log_level="WARNING"
+        )
+
+
+async def _admin(statement: str) -> None:
+    conn = await asyncpg.connect(f"{POSTGRES}/postgres")
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _delete_redis_keys(pattern: str) -> None:
+    """The registry's request path does not touch the queues (the outbox relay, not run here, does);
+    this removes anything that appeared under the run's prefix all the same."""
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        doomed = [key async for key in client.scan_iter(match=pattern, count=1000)]
+        if doomed:
+            await client.delete(*doomed)
+    finally:
+        await client.aclose()
+
+
+async def postgres_version() -> str:
+    conn = await asyncpg.connect(f"{POSTGRES}/postgres")
+    try:
+        return await conn.fetchval("SHOW server_version")
+    finally:
+        await conn.close()

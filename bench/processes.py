@@ -1,0 +1,143 @@
+"""The processes a bench run starts: one uvicorn server at a time, and the load generator.
+
+Every child gets ``PR_SET_PDEATHSIG``, so it is killed by the kernel even if the bench itself is
+SIGKILLed; on any normal exit (Ctrl-C, error, end) ``Server.stop`` terminates the server's whole
+process group and waits for it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: ask the kernel for SIGKILL when the bench process dies."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``uvicorn APP --factory --workers 1`` on uvloop + httptools, access log off, log level warning.
+
+    With one worker uvicorn serves in the process it was started as (no supervisor), so ``pid`` is the
+    process whose memory and CPU are measured.
+    """
+
+    def __init__(self, name: str, app: str, env: dict[str, str], log_path: Path) -> None:
+        self.name, self.app, self.env, self.log_path = name, app, env, log_path
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 30.0) -> None:
+        cmd = [
+            sys.executable, "-m", "uvicorn", self.app, "--factory", "--workers", "1",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: Ctrl-C reaches us, and we stop it in order
+                preexec_fn=_die_with_parent,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready after {timeout} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        except ProcessLookupError:
+            pass
+
+    def memory_kib(self) -> dict[str, int]:
+        """VmHWM (peak resident set) and VmRSS of the server process, from /proc/PID/status."""
+        assert self.proc is not None
+        found = {}
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "VmRSS"):
+                found[key] = int(value.split()[0])
+        return found
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server has used so far."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, summed over cores, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values) - idle) / _CLOCK_TICKS, sum(values) / _CLOCK_TICKS
+
+
+def run_loadgen(spec_path: Path, *options: str, timeout: float = 120.0) -> dict[str, Any]:
+    """Run ``bench.loadgen`` in its own process (its timings stay clear of this process's work)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen", str(spec_path), *options],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=_die_with_parent,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"loadgen failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout)
