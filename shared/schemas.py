@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
@@ -49,8 +49,22 @@ Email = Annotated[str, BeforeValidator(_string), AfterValidator(_email)]
 MobilePhone = Annotated[str, BeforeValidator(_string), AfterValidator(lambda v: parse_phone(v, mobile_only=True))]
 AnyPhone = Annotated[str, BeforeValidator(_string), AfterValidator(lambda v: parse_phone(v, mobile_only=False))]
 
-# Instants: accepted only with an offset, returned in Vietnam time (+07:00).
-Instant = AwareDatetime
+
+def _text_only(kind: str):
+    """JSON has no date type: accept text only, never a number read as a Unix timestamp."""
+
+    def check(value: object) -> object:
+        if not isinstance(value, str | date):
+            raise PydanticCustomError(kind, "must be text")
+        return value
+
+    return BeforeValidator(check)
+
+
+# Dates: "YYYY-MM-DD" (Vietnam calendar dates). Instants: RFC 3339 with an offset, returned in
+# Vietnam time (+07:00).
+CalendarDate = Annotated[date, _text_only("date_parsing")]
+Instant = Annotated[AwareDatetime, _text_only("datetime_parsing")]
 VietnamTime = Annotated[datetime, PlainSerializer(lambda d: to_vietnam(d).isoformat(), return_type=str)]
 
 

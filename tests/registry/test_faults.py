@@ -17,7 +17,6 @@ from services.api.app import create_app
 from services.api.models import OutboxMessage
 from services.api.worker import OutboxRelay
 from shared import queues
-from shared.db import session_factory
 from tests.builders import auth, create_directive, create_key, create_unit, registration
 from tests.support.proxy import TcpProxy
 
@@ -45,13 +44,17 @@ async def ward(db):
 async def test_database_down_answers_503_then_recovers(registry_settings, ward):
     directive, key = ward
     proxy = await TcpProxy(*target_of(registry_settings.database_url)).start()
-    settings = registry_settings.model_copy(update={
-        "database_url": through(registry_settings.database_url, proxy), "db_connect_timeout_seconds": 1.0})
+    settings = registry_settings.model_copy(
+        update={"database_url": through(registry_settings.database_url, proxy), "db_connect_timeout_seconds": 1.0}
+    )
     app = create_app(settings)
     try:
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t"
-        ) as client:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t"
+            ) as client,
+        ):
             assert (await client.get("/v1/units", headers=auth(key))).status_code == 200
             await proxy.cut()
             for path in ("/v1/units", f"/v1/directives/{directive.id}"):
@@ -71,9 +74,7 @@ async def test_database_down_answers_503_then_recovers(registry_settings, ward):
         await proxy.stop()
 
 
-async def test_registration_while_redis_is_down_is_kept_and_relayed_once(
-    client, db, registry_settings, ward
-):
+async def test_registration_while_redis_is_down_is_kept_and_relayed_once(client, db, registry_settings, ward):
     directive, key = ward
     proxy = await TcpProxy(*target_of(registry_settings.redis_url.replace("redis://", "http://"))).start()
     settings = registry_settings.model_copy(update={"redis_url": through(registry_settings.redis_url, proxy)})
@@ -112,10 +113,16 @@ async def test_registration_while_redis_is_down_is_kept_and_relayed_once(
 async def test_worker_process_relays_a_registration_within_seconds(client, registry_app, registry_settings, ward):
     """The real worker (its own process, LISTEN/NOTIFY and all) moves a new registration to the notifier."""
     directive, key = ward
-    env = {**os.environ, "IOC_DATABASE_URL": registry_settings.database_url, "IOC_REDIS_URL": registry_settings.redis_url,
-           "IOC_QUEUE_PREFIX": registry_settings.queue_prefix, "IOC_LOG_JSON": "false"}
-    worker = subprocess.Popen([sys.executable, "-m", "services.api.worker"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        "IOC_DATABASE_URL": registry_settings.database_url,
+        "IOC_REDIS_URL": registry_settings.redis_url,
+        "IOC_QUEUE_PREFIX": registry_settings.queue_prefix,
+        "IOC_LOG_JSON": "false",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "services.api.worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     direct = aioredis.Redis.from_url(registry_settings.redis_url)
     queue = queues.queue_name(registry_settings, queues.NOTIFIER)
     try:

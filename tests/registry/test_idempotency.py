@@ -38,8 +38,9 @@ async def test_same_key_different_body_is_422(client, db, ward):
     directive, key = ward
     headers = auth(key, **{"Idempotency-Key": "dang-ky-2"})
     await client.post("/v1/registrations", json=registration(directive.id), headers=headers)
-    other = await client.post("/v1/registrations", json=registration(directive.id, full_name="Trần Văn Bình"),
-                              headers=headers)
+    other = await client.post(
+        "/v1/registrations", json=registration(directive.id, full_name="Trần Văn Bình"), headers=headers
+    )
     assert other.status_code == 422
     assert other.json()["type"] == "/problems/idempotency-mismatch"
     assert await versions(db) == 1
@@ -69,9 +70,14 @@ async def test_same_key_while_first_runs_is_409(client, db, registry_app, ward):
 async def test_keys_are_per_api_key(client, db, ward):
     directive, key = ward
     office = await create_key(db, "office")
-    await client.post("/v1/registrations", json=registration(directive.id), headers=auth(key, **{"Idempotency-Key": "k"}))
-    other = await client.post("/v1/registrations", json=registration(directive.id, full_name="Lê Văn Cường"),
-                              headers=auth(office, **{"Idempotency-Key": "k"}))
+    await client.post(
+        "/v1/registrations", json=registration(directive.id), headers=auth(key, **{"Idempotency-Key": "k"})
+    )
+    other = await client.post(
+        "/v1/registrations",
+        json=registration(directive.id, full_name="Lê Văn Cường"),
+        headers=auth(office, **{"Idempotency-Key": "k"}),
+    )
     assert other.status_code == 201  # another caller's key of the same name is another key
 
 
@@ -87,8 +93,11 @@ async def test_validation_failures_are_replayed_too(client, db, ward):
 
 async def test_unauthenticated_requests_leave_no_key(client, registry_app, ward):
     directive, _ = ward
-    response = await client.post("/v1/registrations", json=registration(directive.id),
-                                 headers={"Authorization": "Bearer ioc_nope", "Idempotency-Key": "x"})
+    response = await client.post(
+        "/v1/registrations",
+        json=registration(directive.id),
+        headers={"Authorization": "Bearer ioc_nope", "Idempotency-Key": "x"},
+    )
     assert response.status_code == 401
     async with registry_app.state.engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM registry.idempotency_keys")) == 0
@@ -100,8 +109,12 @@ async def test_an_abandoned_claim_can_be_taken_over(client, db, registry_app, wa
     headers = auth(key, **{"Idempotency-Key": "mo-coi"})
     await client.post("/v1/registrations", json=registration(directive.id), headers=headers)
     async with registry_app.state.engine.begin() as conn:
-        await conn.execute(text("UPDATE registry.idempotency_keys SET status = NULL, response_body = NULL, "
-                                "locked_until = now() - interval '1 second'"))
+        await conn.execute(
+            text(
+                "UPDATE registry.idempotency_keys SET status = NULL, response_body = NULL, "
+                "locked_until = now() - interval '1 second'"
+            )
+        )
     retried = await client.post("/v1/registrations", json=registration(directive.id), headers=headers)
     assert retried.status_code == 200  # ran again: equal to the active focal point, nothing new
     assert await versions(db) == 1

@@ -33,8 +33,12 @@ async def stored(db, model=FocalPoint) -> int:
 
 
 async def test_registration_is_normalised_and_returned(client, db, setup):
-    body = registration(setup["directive"].id, full_name=unicodedata.normalize("NFD", "  Nguyễn   Văn An "),
-                        email="An.NV@HaLong.Gov.VN", phone="+84 912-345-678")
+    body = registration(
+        setup["directive"].id,
+        full_name=unicodedata.normalize("NFD", "  Nguyễn   Văn An "),
+        email="An.NV@HaLong.Gov.VN",
+        phone="+84 912-345-678",
+    )
     response = await client.post("/v1/registrations", json=body, headers=auth(setup["ward"]))
     assert response.status_code == 201
     data = response.json()
@@ -43,28 +47,45 @@ async def test_registration_is_normalised_and_returned(client, db, setup):
     assert data["email"] == "An.NV@halong.gov.vn"
     assert data["version"] == 1 and data["status"] == "active" and data["on_time"] is True
     assert data["submitted_at"].endswith("+07:00")
-    assert set(data) >= {"id", "directive_id", "unit_code", "version", "status", "full_name", "position",
-                         "phone", "email", "note", "submitted_at", "on_time"}
+    assert set(data) >= {
+        "id",
+        "directive_id",
+        "unit_code",
+        "version",
+        "status",
+        "full_name",
+        "position",
+        "phone",
+        "email",
+        "note",
+        "submitted_at",
+        "on_time",
+    }
 
 
 @pytest.mark.parametrize("phone", ["0912345678", "0912 345 678", "+84912345678", "84912345678", "0912.345.678"])
 async def test_usual_mobile_forms_are_accepted(client, setup, phone):
-    response = await client.post("/v1/registrations", json=registration(setup["directive"].id, phone=phone),
-                                 headers=auth(setup["ward"]))
+    response = await client.post(
+        "/v1/registrations", json=registration(setup["directive"].id, phone=phone), headers=auth(setup["ward"])
+    )
     assert response.status_code == 201
     assert response.json()["phone"] == "+84912345678"
 
 
-@pytest.mark.parametrize(("phone", "field_message"), [
-    ("01683456789", "0383 456 789"),  # pre-2018 Viettel number: the message names its new form
-    ("0203 3825 022", "di động"),  # Quảng Ninh landline: SMS cannot reach it
-    ("0912 345", "không hợp lệ"),
-    ("+1 415 555 2671", "Việt Nam"),
-    ("không có", "không hợp lệ"),
-])
+@pytest.mark.parametrize(
+    ("phone", "field_message"),
+    [
+        ("01683456789", "0383 456 789"),  # pre-2018 Viettel number: the message names its new form
+        ("0203 3825 022", "di động"),  # Quảng Ninh landline: SMS cannot reach it
+        ("0912 345", "không hợp lệ"),
+        ("+1 415 555 2671", "Việt Nam"),
+        ("không có", "không hợp lệ"),
+    ],
+)
 async def test_bad_phones_are_refused_with_a_clear_message(client, db, setup, phone, field_message):
-    response = await client.post("/v1/registrations", json=registration(setup["directive"].id, phone=phone),
-                                 headers=auth(setup["ward"]))
+    response = await client.post(
+        "/v1/registrations", json=registration(setup["directive"].id, phone=phone), headers=auth(setup["ward"])
+    )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     errors = {e["field"]: e["message"] for e in response.json()["errors"]}
@@ -74,23 +95,27 @@ async def test_bad_phones_are_refused_with_a_clear_message(client, db, setup, ph
 
 async def test_old_number_message_in_english(client, setup):
     response = await client.post(
-        "/v1/registrations", json=registration(setup["directive"].id, phone="0168 345 6789"),
+        "/v1/registrations",
+        json=registration(setup["directive"].id, phone="0168 345 6789"),
         headers=auth(setup["ward"], **{"Accept-Language": "en"}),
     )
     message = response.json()["errors"][0]["message"]
     assert "old 11-digit" in message and "0383 456 789" in message
 
 
-@pytest.mark.parametrize("overrides", [
-    {"email": "an.nv@"},
-    {"email": "an nv@halong.gov.vn"},
-    {"full_name": "   "},
-    {"full_name": "A" * 201},
-    {"unit_code": None},
-    {"directive_id": "not-a-uuid"},
-    {"nickname": "An"},  # unknown field
-    {"phone": 912345678},  # a number, not text
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"email": "an.nv@"},
+        {"email": "an nv@halong.gov.vn"},
+        {"full_name": "   "},
+        {"full_name": "A" * 201},
+        {"unit_code": None},
+        {"directive_id": "not-a-uuid"},
+        {"nickname": "An"},  # unknown field
+        {"phone": 912345678},  # a number, not text
+    ],
+)
 async def test_invalid_fields_store_nothing(client, db, setup, overrides):
     body = {**registration(setup["directive"].id), **overrides}
     response = await client.post("/v1/registrations", json=body, headers=auth(setup["ward"]))
@@ -100,15 +125,19 @@ async def test_invalid_fields_store_nothing(client, db, setup, overrides):
 
 
 async def test_missing_fields_are_named(client, setup):
-    response = await client.post("/v1/registrations", json={"directive_id": str(setup["directive"].id)},
-                                 headers=auth(setup["ward"]))
+    response = await client.post(
+        "/v1/registrations", json={"directive_id": str(setup["directive"].id)}, headers=auth(setup["ward"])
+    )
     fields = {e["field"] for e in response.json()["errors"]}
     assert {"unit_code", "full_name", "phone", "email"} <= fields
 
 
 async def test_malformed_json_is_a_422(client, setup):
-    response = await client.post("/v1/registrations", content=b'{"directive_id": ', headers={
-        **auth(setup["ward"]), "Content-Type": "application/json"})
+    response = await client.post(
+        "/v1/registrations",
+        content=b'{"directive_id": ',
+        headers={**auth(setup["ward"]), "Content-Type": "application/json"},
+    )
     assert response.status_code == 422
 
 
@@ -118,16 +147,18 @@ async def test_unknown_directive_or_unit_is_404_and_unaddressed_unit_422(client,
     assert (await client.post("/v1/registrations", json=missing, headers=office)).status_code == 404
     unknown_unit = registration(setup["directive"].id, unit_code="99999")
     assert (await client.post("/v1/registrations", json=unknown_unit, headers=office)).status_code == 404
-    not_addressed = await client.post("/v1/registrations", json=registration(setup["directive"].id, unit_code="06655"),
-                                      headers=office)
+    not_addressed = await client.post(
+        "/v1/registrations", json=registration(setup["directive"].id, unit_code="06655"), headers=office
+    )
     assert not_addressed.status_code == 422
     assert "06655" in not_addressed.json()["detail"]
     assert await stored(db) == 0
 
 
 async def test_ward_app_may_register_its_own_unit_only(client, db, setup):
-    response = await client.post("/v1/registrations", json=registration(setup["directive"].id),
-                                 headers=auth(setup["other_ward"]))
+    response = await client.post(
+        "/v1/registrations", json=registration(setup["directive"].id), headers=auth(setup["other_ward"])
+    )
     assert response.status_code == 403
     ops = await client.post("/v1/registrations", json=registration(setup["directive"].id), headers=auth(setup["ops"]))
     assert ops.status_code == 403
@@ -135,8 +166,9 @@ async def test_ward_app_may_register_its_own_unit_only(client, db, setup):
 
 
 async def test_office_may_register_any_unit(client, setup):
-    response = await client.post("/v1/registrations", json=registration(setup["directive"].id),
-                                 headers=auth(setup["office"]))
+    response = await client.post(
+        "/v1/registrations", json=registration(setup["directive"].id), headers=auth(setup["office"])
+    )
     assert response.status_code == 201
 
 
@@ -144,8 +176,11 @@ async def test_same_body_again_changes_nothing(client, db, setup):
     body = registration(setup["directive"].id)
     first = await client.post("/v1/registrations", json=body, headers=auth(setup["ward"]))
     # The same nomination typed differently (spacing, phone form, domain case) is the same nomination.
-    again = await client.post("/v1/registrations", headers=auth(setup["ward"]), json={
-        **body, "full_name": " Nguyễn  Văn An", "phone": "+84912345678", "email": "an.nv@HALONG.GOV.VN"})
+    again = await client.post(
+        "/v1/registrations",
+        headers=auth(setup["ward"]),
+        json={**body, "full_name": " Nguyễn  Văn An", "phone": "+84912345678", "email": "an.nv@HALONG.GOV.VN"},
+    )
     assert again.status_code == 200
     assert again.json()["id"] == first.json()["id"]
     assert await stored(db) == 1 and await stored(db, OutboxMessage) == 1
@@ -153,12 +188,19 @@ async def test_same_body_again_changes_nothing(client, db, setup):
 
 async def test_replacement_is_a_new_version_and_history_keeps_all(client, db, setup):
     directive_id = setup["directive"].id
-    first = (await client.post("/v1/registrations", json=registration(directive_id), headers=auth(setup["ward"]))).json()
-    second = await client.post("/v1/registrations", headers=auth(setup["ward"]),
-                               json=registration(directive_id, full_name="Trần Thị Bình", phone="0987654321"))
+    first = (
+        await client.post("/v1/registrations", json=registration(directive_id), headers=auth(setup["ward"]))
+    ).json()
+    second = await client.post(
+        "/v1/registrations",
+        headers=auth(setup["ward"]),
+        json=registration(directive_id, full_name="Trần Thị Bình", phone="0987654321"),
+    )
     assert second.status_code == 201
     assert second.json()["version"] == 2
-    history = (await client.get(f"/v1/directives/{directive_id}/units/06652/history", headers=auth(setup["ward"]))).json()
+    history = (
+        await client.get(f"/v1/directives/{directive_id}/units/06652/history", headers=auth(setup["ward"]))
+    ).json()
     assert [(h["version"], h["status"]) for h in history] == [(2, "active"), (1, "superseded")]
     assert history[1]["id"] == first["id"] and history[1]["full_name"] == "Nguyễn Văn An"
     assert history[1]["ended_at"] is not None
@@ -174,8 +216,9 @@ async def test_replacement_is_a_new_version_and_history_keeps_all(client, db, se
 async def test_concurrent_registrations_leave_exactly_one_active(client, db, setup):
     directive_id = setup["directive"].id
     bodies = [registration(directive_id, full_name=f"Cán bộ {i}", phone=f"09123456{i:02d}") for i in range(12)]
-    responses = await asyncio.gather(*(
-        client.post("/v1/registrations", json=b, headers=auth(setup["office"])) for b in bodies))
+    responses = await asyncio.gather(
+        *(client.post("/v1/registrations", json=b, headers=auth(setup["office"])) for b in bodies)
+    )
     assert sorted(r.status_code for r in responses) == [201] * 12
     async with db() as session:
         rows = (await session.scalars(select(FocalPoint).order_by(FocalPoint.version))).all()
@@ -197,18 +240,28 @@ async def test_database_refuses_a_second_active_version(db, setup):
         await register(session, RegistrationCreate(**registration(setup["directive"].id)), principal=OFFICE)
     async with db() as session:
         existing = await session.scalar(select(FocalPoint))
-        session.add(FocalPoint(
-            directive_id=existing.directive_id, unit_id=existing.unit_id, version=2, status="active",
-            full_name="X", phone="+84912345679", email="x@halong.gov.vn", submitted_at=existing.submitted_at,
-            standing_since=existing.submitted_at, submitted_by="test",
-        ))
+        session.add(
+            FocalPoint(
+                directive_id=existing.directive_id,
+                unit_id=existing.unit_id,
+                version=2,
+                status="active",
+                full_name="X",
+                phone="+84912345679",
+                email="x@halong.gov.vn",
+                submitted_at=existing.submitted_at,
+                standing_since=existing.submitted_at,
+                submitted_by="test",
+            )
+        )
         with pytest.raises(IntegrityError):
             await session.commit()
 
 
 async def test_withdrawal_by_office(client, db, setup):
-    created = (await client.post("/v1/registrations", json=registration(setup["directive"].id),
-                                 headers=auth(setup["ward"]))).json()
+    created = (
+        await client.post("/v1/registrations", json=registration(setup["directive"].id), headers=auth(setup["ward"]))
+    ).json()
     path = f"/v1/registrations/{created['id']}/withdraw"
     assert (await client.post(path, json={"reason": "Chuyển công tác"}, headers=auth(setup["ward"]))).status_code == 403
     withdrawn = await client.post(path, json={"reason": "Chuyển công tác"}, headers=auth(setup["office"]))
@@ -222,13 +275,18 @@ async def test_withdrawal_by_office(client, db, setup):
         jobs = (await session.scalars(select(OutboxMessage.job_name))).all()
     assert sorted(jobs) == ["notifier.focal_point.registered", "notifier.focal_point.withdrawn"]
     # After a withdrawal the unit registers anew: version 2, a fresh standing submission.
-    fresh = await client.post("/v1/registrations", json=registration(setup["directive"].id), headers=auth(setup["ward"]))
+    fresh = await client.post(
+        "/v1/registrations", json=registration(setup["directive"].id), headers=auth(setup["ward"])
+    )
     assert fresh.status_code == 201 and fresh.json()["version"] == 2
 
 
 async def test_withdraw_unknown_registration_is_404(client, setup):
-    response = await client.post("/v1/registrations/00000000-0000-0000-0000-000000000001/withdraw",
-                                 json={"reason": "x"}, headers=auth(setup["office"]))
+    response = await client.post(
+        "/v1/registrations/00000000-0000-0000-0000-000000000001/withdraw",
+        json={"reason": "x"},
+        headers=auth(setup["office"]),
+    )
     assert response.status_code == 404
 
 

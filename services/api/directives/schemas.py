@@ -6,25 +6,24 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from services.api.units.schemas import UnitCode
-from shared.schemas import RequestModel, ResponseModel, Text, VietnamTime
+from shared.schemas import CalendarDate, Instant, RequestModel, ResponseModel, Text, VietnamTime
 
 
 class DirectiveCreate(RequestModel):
     number: Annotated[Text, Field(max_length=64, examples=["984/UBND"])]
     title: Annotated[Text, Field(max_length=500)]
-    issued_on: Annotated[date, Field(strict=True, description="Vietnam calendar date, YYYY-MM-DD")]
+    issued_on: Annotated[CalendarDate, Field(description="Vietnam calendar date, YYYY-MM-DD")]
     deadline: Annotated[
-        AwareDatetime,
+        Instant,
         Field(
-            strict=True,
             description="exclusive: a registration must arrive before this instant",
             examples=["2020-02-15T00:00:00+07:00"],
         ),
     ]
-    operation_starts_at: Annotated[AwareDatetime | None, Field(strict=True)] = None
+    operation_starts_at: Instant | None = None
     unit_codes: Annotated[list[UnitCode], Field(min_length=1, max_length=5000)]
 
 
