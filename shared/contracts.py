@@ -73,8 +73,55 @@ class FocalPointWithdrawn(Message):
     reason: str
 
 
+class DirectiveIssued(Message):
+    """A directive now addresses ``unit``: its official contact is told what to do and by when."""
+
+    type: Literal["registry.directive.issued"] = "registry.directive.issued"
+    directive: DirectiveRef
+    unit: UnitRef
+
+
+class ReminderDue(Message):
+    """``unit`` still has no focal point and the reminder ``label`` (e.g. "3d", "08:00") is due."""
+
+    type: Literal["registry.reminder.due"] = "registry.reminder.due"
+    directive: DirectiveRef
+    unit: UnitRef
+    label: str
+    due_at: AwareDatetime
+
+
+class DigestUnit(Contract):
+    unit: UnitRef
+    status: Literal["late", "missing"]
+    focal_point: FocalPointRef | None = None
+
+
+class DeadlinePassed(Message):
+    """The deadline has passed: the Office gets one list of late and missing units with contacts."""
+
+    type: Literal["registry.directive.deadline_passed"] = "registry.directive.deadline_passed"
+    directive: DirectiveRef
+    expected: int
+    on_time: int
+    units: list[DigestUnit]
+
+
+class GoLive(Message):
+    """The operations centre starts (``operation_starts_at``): every active focal point is told."""
+
+    type: Literal["registry.directive.go_live"] = "registry.directive.go_live"
+    directive: DirectiveRef
+    unit: UnitRef
+    focal_point: FocalPointRef
+
+
 # Job names (service.domain.verb) and the message each one takes as its only argument.
 JOB_MESSAGES: dict[str, type[Message]] = {
     "notifier.focal_point.registered": FocalPointRegistered,
     "notifier.focal_point.withdrawn": FocalPointWithdrawn,
+    "notifier.directive.issued": DirectiveIssued,
+    "notifier.reminder.due": ReminderDue,
+    "notifier.directive.deadline_passed": DeadlinePassed,
+    "notifier.directive.go_live": GoLive,
 }

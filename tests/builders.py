@@ -46,7 +46,9 @@ async def create_directive(
     number: str | None = None,
     deadline: datetime | None = None,
     issued_on: date | None = None,
+    notify: bool = False,
 ) -> Directive:
+    """A directive addressing ``unit_codes``; ``notify=False`` leaves the outbox to the test's own doing."""
     deadline = deadline or utcnow() + timedelta(days=7)
     async with db() as session:
         directive, _ = await directives.create_directive(
@@ -59,6 +61,7 @@ async def create_directive(
                 unit_codes=unit_codes,
             ),
             by="test",
+            notify=notify,
         )
         return directive
 

@@ -17,7 +17,7 @@ from tests.support.databases import REDIS_URL, create_database, delete_redis_key
 
 REGISTRY_TABLES = (
     "registry.focal_points, registry.directive_units, registry.directives, registry.unit_changes, "
-    "registry.units, registry.outbox, registry.idempotency_keys, auth.api_keys"
+    "registry.units, registry.outbox, registry.idempotency_keys, registry.scheduled_notices, auth.api_keys"
 )
 
 

@@ -134,6 +134,23 @@ class FocalPoint(Base):
     withdraw_reason: Mapped[str | None] = mapped_column(Text)
 
 
+class ScheduledNotice(Base):
+    """A notice the registry's worker decided (a reminder offset, the deadline digest, the go-live
+    notice) for one directive. Its row, written in the same transaction as the outbox rows it causes,
+    is what makes the decision happen once however many workers run the schedule."""
+
+    __tablename__ = "scheduled_notices"
+    __table_args__ = (CheckConstraint("kind IN ('reminder', 'digest', 'go_live')", name="kind_known"),)
+
+    directive_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("directives.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    label: Mapped[str] = mapped_column(String(32), primary_key=True, doc="reminder offset (3d, 1d, 08:00) or ''")
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    messages: Mapped[int] = mapped_column(Integer, doc="jobs written to the outbox")
+    skipped: Mapped[str | None] = mapped_column(Text, doc="why nothing was sent (too late, ...)")
+
+
 class OutboxMessage(Base):
     """A job for another service, written in the same transaction as the change that causes it.
     The relay enqueues it with ``_job_id`` = ``id`` and stamps ``relayed_at``."""

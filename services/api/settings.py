@@ -24,6 +24,15 @@ class RegistrySettings(CommonSettings):
     outbox_poll_seconds: float = 5.0
     outbox_batch_size: int = 500
 
+    # Reminders to units still without a focal point: "3d" = 3 days before the deadline, "12h" =
+    # 12 hours before, "08:00" = that time (Vietnam) on the last day before the deadline.
+    reminder_offsets: list[str] = ["3d", "1d", "08:00"]
+    # The Office's digest of late and missing units goes out this long after the deadline.
+    digest_delay_hours: float = 8.0
+    # A notice whose time passed longer ago than this (the worker was down, or the directive was
+    # created after it) is recorded as skipped rather than sent late.
+    notice_grace_hours: float = 24.0
+
     @model_validator(mode="after")
     def _own_database(self) -> RegistrySettings:
         if self.registry_database_url:

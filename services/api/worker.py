@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from services.api import outbox
+from services.api import notices, outbox
 from services.api.models import idempotency_keys
 from services.api.settings import RegistrySettings, get_settings
 from shared import queues
@@ -94,6 +94,11 @@ class OutboxRelay:
                 await asyncio.sleep(2)
 
 
+async def schedule_notices(ctx: dict[str, Any]) -> int:
+    """registry.notices.schedule: reminders, deadline digests and go-live notices that came due."""
+    return await notices.run_schedule(ctx["sessions"], ctx["settings"])
+
+
 async def purge_idempotency(ctx: dict[str, Any]) -> int:
     """registry.idempotency.purge: forget Idempotency-Keys past their retention."""
     settings: RegistrySettings = ctx["settings"]
@@ -108,7 +113,8 @@ def build_worker(settings: RegistrySettings | None = None, **options: Any) -> An
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
         ctx["engine"] = create_engine(settings, pool_size=4, max_overflow=2)
-        ctx["relay"] = OutboxRelay(settings, session_factory(ctx["engine"]), ctx["redis"])
+        ctx["sessions"] = session_factory(ctx["engine"])
+        ctx["relay"] = OutboxRelay(settings, ctx["sessions"], ctx["redis"])
         ctx["relay"].start()
         log.info("registry_worker_started", queue=queues.queue_name(settings, queues.REGISTRY))
 
@@ -122,6 +128,8 @@ def build_worker(settings: RegistrySettings | None = None, **options: Any) -> An
         settings,
         queues.REGISTRY,
         cron_jobs=[
+            queues.cron(schedule_notices, name="registry.notices.schedule", second=30, unique=True,
+                        run_at_startup=True, timeout=50),
             queues.cron(
                 purge_idempotency,
                 name="registry.idempotency.purge",

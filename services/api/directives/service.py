@@ -10,16 +10,22 @@ from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.api import outbox
 from services.api.directives.schemas import DirectiveCreate
+from services.api.messages import directive_ref, unit_ref
 from services.api.models import Directive, DirectiveUnit, Unit
+from shared import queues
 from shared.auth import Principal, Role
+from shared.contracts import DirectiveIssued
 from shared.db import violated_constraint
 from shared.pagination import decode_cursor, encode_cursor
 from shared.problems import Conflict, FieldError, Forbidden, InvalidFields, NotFound
-from shared.timeutil import vietnam_midnight
+from shared.timeutil import utcnow, vietnam_midnight
 
 
-async def create_directive(session: AsyncSession, data: DirectiveCreate, *, by: str) -> tuple[Directive, list[str]]:
+async def create_directive(
+    session: AsyncSession, data: DirectiveCreate, *, by: str, notify: bool = True
+) -> tuple[Directive, list[str]]:
     errors = []
     if data.deadline <= vietnam_midnight(data.issued_on):
         errors.append(FieldError("deadline", "deadline_before_issue", issued_on=data.issued_on.isoformat()))
@@ -28,9 +34,9 @@ async def create_directive(session: AsyncSession, data: DirectiveCreate, *, by: 
     duplicates = sorted({c for c in data.unit_codes if data.unit_codes.count(c) > 1})
     if duplicates:
         errors.append(FieldError("unit_codes", "unit_codes_duplicate", codes=", ".join(duplicates)))
-    units = dict(
-        (await session.execute(select(Unit.code, Unit.id).where(Unit.code.in_(data.unit_codes), Unit.active))).all()
-    )
+    units = {
+        u.code: u for u in await session.scalars(select(Unit).where(Unit.code.in_(data.unit_codes), Unit.active))
+    }
     unknown = [c for c in dict.fromkeys(data.unit_codes) if c not in units]
     if unknown:
         errors.append(FieldError("unit_codes", "unit_codes_unknown", codes=", ".join(unknown)))
@@ -50,8 +56,13 @@ async def create_directive(session: AsyncSession, data: DirectiveCreate, *, by: 
     try:
         await session.flush()
         await session.execute(
-            insert(DirectiveUnit), [{"directive_id": directive.id, "unit_id": uid} for uid in units.values()]
+            insert(DirectiveUnit), [{"directive_id": directive.id, "unit_id": u.id} for u in units.values()]
         )
+        if notify:  # each addressed unit's official contact learns what to do and by when
+            for unit in units.values():
+                outbox.add_message(session, queue=queues.NOTIFIER, job_name="notifier.directive.issued",
+                                   message=DirectiveIssued(message_id=uuid.uuid4(), occurred_at=utcnow(),
+                                                           directive=directive_ref(directive), unit=unit_ref(unit)))
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()

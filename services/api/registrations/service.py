@@ -14,12 +14,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api import outbox
+from services.api.messages import directive_ref, focal_point_ref, unit_ref
 from services.api.models import Directive, DirectiveUnit, FocalPoint, Unit
 from services.api.registrations.schemas import NOMINATION_FIELDS, RegistrationCreate, RegistrationOut
 from services.api.units.service import find_unit
 from shared import queues
 from shared.auth import Principal, ensure_unit_scope
-from shared.contracts import DirectiveRef, FocalPointRef, FocalPointRegistered, FocalPointWithdrawn, UnitRef
+from shared.contracts import FocalPointRegistered, FocalPointWithdrawn
 from shared.problems import AppError, Conflict, NotFound
 from shared.timeutil import utcnow
 
@@ -70,10 +71,10 @@ async def register(
             message=FocalPointRegistered(
                 message_id=uuid.uuid4(),
                 occurred_at=received_at,
-                directive=_directive_ref(directive),
-                unit=_unit_ref(unit),
-                focal_point=_focal_point_ref(new, directive),
-                superseded=_focal_point_ref(active, directive) if active else None,
+                directive=directive_ref(directive),
+                unit=unit_ref(unit),
+                focal_point=focal_point_ref(new, directive),
+                superseded=focal_point_ref(active, directive) if active else None,
             ),
         )
     await session.commit()
@@ -104,9 +105,9 @@ async def withdraw(session: AsyncSession, registration_id: uuid.UUID, *, reason:
         message=FocalPointWithdrawn(
             message_id=uuid.uuid4(),
             occurred_at=found.ended_at,
-            directive=_directive_ref(directive),
-            unit=_unit_ref(unit),
-            focal_point=_focal_point_ref(found, directive),
+            directive=directive_ref(directive),
+            unit=unit_ref(unit),
+            focal_point=focal_point_ref(found, directive),
             reason=reason,
         ),
     )
@@ -192,27 +193,4 @@ def _out(fp: FocalPoint, unit: Unit, directive: Directive) -> RegistrationOut:
         on_time=fp.submitted_at < directive.deadline,
         ended_at=fp.ended_at,
         withdraw_reason=fp.withdraw_reason,
-    )
-
-
-def _directive_ref(d: Directive) -> DirectiveRef:
-    return DirectiveRef(
-        id=d.id, number=d.number, title=d.title, deadline=d.deadline, operation_starts_at=d.operation_starts_at
-    )
-
-
-def _unit_ref(u: Unit) -> UnitRef:
-    return UnitRef(code=u.code, name=u.name, kind=u.kind, email=u.email, phone=u.phone)
-
-
-def _focal_point_ref(fp: FocalPoint, directive: Directive) -> FocalPointRef:
-    return FocalPointRef(
-        id=fp.id,
-        version=fp.version,
-        full_name=fp.full_name,
-        position=fp.position,
-        phone=fp.phone,
-        email=fp.email,
-        submitted_at=fp.submitted_at,
-        on_time=fp.submitted_at < directive.deadline,
     )

@@ -179,7 +179,9 @@ async def _directive(session: AsyncSession, data: DirectiveCreate) -> Directive 
     )
     if exists is not None:
         return None
-    directive, _ = await directives.create_directive(session, data, by="demo seed")
+    # A directive of the past is history: its units are not told about it again.
+    historic = data.deadline < vietnam_midnight(vietnam_today())
+    directive, _ = await directives.create_directive(session, data, by="demo seed", notify=not historic)
     return directive
 
 
