@@ -83,3 +83,11 @@ def parse_phone(raw: str, *, mobile_only: bool) -> str:
     if mobile_only and phonenumbers.number_type(number) not in _MOBILE_TYPES:
         raise PydanticCustomError("phone_not_mobile", "not a mobile number", {"value": value})
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def national_format(e164: str) -> str:
+    """'+84912345678' → '0912 345 678' (for people and spreadsheets); other text is returned as is."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(e164, "VN"), PhoneNumberFormat.NATIONAL)
+    except NumberParseException:
+        return e164

@@ -71,6 +71,8 @@ async def test_list_filters_by_kind_parent_and_accentless_query(client, db):
     assert codes(await client.get("/v1/units", params={"q": "HÀ PHONG"}, headers=headers)) == ["06652"]
     assert codes(await client.get("/v1/units", params={"q": "dong lam"}, headers=headers)) == ["06700"]
     assert codes(await client.get("/v1/units", params={"q": "khong co"}, headers=headers)) == []
+    assert codes(await client.get("/v1/units", params={"q": "_"}, headers=headers)) == []  # not a wildcard
+    assert codes(await client.get("/v1/units", params={"q": "%"}, headers=headers)) == []
 
 
 async def test_list_with_unknown_kind_is_422(client, db):
@@ -184,14 +186,47 @@ async def test_patch_changes_only_the_fields_sent(client, db):
     assert unit.staff_headcount == 45 and unit.email == "hp@halong.gov.vn"
 
 
+async def test_patch_renames_in_nfc_and_search_follows(client, db):
+    await create_unit(db, "06652", name="Phường Hà Phong")
+    headers = await office(db)
+    new_name = unicodedata.normalize("NFD", " Phường   Hà  Tu ")
+    response = await client.patch("/v1/units/06652", json={"name": new_name}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == unicodedata.normalize("NFC", "Phường Hà Tu")
+    assert codes(await client.get("/v1/units", params={"q": "ha tu"}, headers=headers)) == ["06652"]
+    assert codes(await client.get("/v1/units", params={"q": "ha phong"}, headers=headers)) == []
+
+
 async def test_patch_null_clears_optional_fields(client, db):
-    await create_unit(db, "06652", email="hp@halong.gov.vn", phone="0203 3835 555", staff_headcount=40)
-    body = {"email": None, "phone": None, "staff_headcount": None}
+    await create_unit(db, "193", name="Thành phố Hạ Long", kind="city")
+    await create_unit(
+        db, "06652", email="hp@halong.gov.vn", phone="0203 3835 555", staff_headcount=40, parent_code="193"
+    )
+    body = {"email": None, "phone": None, "staff_headcount": None, "parent_code": None}
     response = await client.patch("/v1/units/06652", json=body, headers=await office(db))
     assert response.status_code == 200, response.text
     assert {k: response.json()[k] for k in body} == body
     [unit] = await stored(db, "06652")
-    assert (unit.email, unit.phone, unit.staff_headcount) == (None, None, None)
+    assert (unit.email, unit.phone, unit.staff_headcount, unit.parent_code) == (None, None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "hp@"}, "email"),
+        ({"kind": "village"}, "kind"),
+        ({"parent_code": "06652"}, "parent_code"),
+        ({"parent_code": "09999"}, "parent_code"),
+        ({"code": "06653"}, "code"),
+    ],
+)
+async def test_patch_bad_fields_are_422_and_change_nothing(client, db, body, field):
+    await create_unit(db, "06652", name="Phường Hà Phong", email="hp@halong.gov.vn")
+    response = await client.patch("/v1/units/06652", json=body, headers=await office(db))
+    assert response.status_code == 422, response.text
+    assert field in field_errors(response)
+    [unit] = await stored(db, "06652")
+    assert (unit.code, unit.kind, unit.email, unit.parent_code) == ("06652", "ward", "hp@halong.gov.vn", None)
 
 
 @pytest.mark.parametrize("field", ["name", "kind", "active"])

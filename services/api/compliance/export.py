@@ -1,4 +1,8 @@
-"""The compliance table as files for the Office: CSV (UTF-8 with BOM, so Excel shows Vietnamese) and XLSX."""
+"""The compliance table as files for the Office: CSV (UTF-8 with BOM, so Excel shows Vietnamese) and XLSX.
+
+Phones are written as Vietnamese officials read them ("0912 345 678"): spreadsheets would turn
+"+84912345678" into the number 84912345678.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from services.api.compliance.schemas import Compliance
+from shared.phones import national_format
 from shared.timeutil import to_vietnam
 
 HEADERS = [
@@ -37,7 +42,7 @@ def _rows(report: Compliance) -> list[list[str]]:
                 STATUS_LABELS[u.status],
                 to_vietnam(u.submitted_at).strftime("%d/%m/%Y %H:%M:%S") if u.submitted_at else "",
                 fp.full_name if fp else "",
-                fp.phone if fp else "",
+                national_format(fp.phone) if fp else "",
                 fp.email if fp else "",
             ]
         )
@@ -60,7 +65,8 @@ def _summary(report: Compliance) -> list[list[str | int | float]]:
 
 
 def _neutralise(value: str) -> str:
-    """Cells starting with = + - @ run as formulas in spreadsheets: prefix them (CSV injection)."""
+    """CSV cells starting with = + - @ run as formulas in spreadsheets: prefix them (CSV injection).
+    The XLSX export types its cells instead, so its values stay exactly the table's."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
@@ -81,7 +87,10 @@ def to_xlsx(report: Compliance) -> bytes:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in _rows(report):
-        sheet.append([_neutralise(c) for c in row])
+        sheet.append(row)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"  # text that looks like a formula stays text
     for index, width in enumerate([12, 36, 12, 12, 20, 28, 16, 32], start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from services.api.units.schemas import UnitCode
@@ -16,16 +16,20 @@ from shared.schemas import RequestModel, ResponseModel, Text, VietnamTime
 class KeyCreate(RequestModel):
     name: Annotated[Text, Field(max_length=200, examples=["Ứng dụng phường Hà Phong"])]
     role: Role
-    unit_code: UnitCode | None = Field(None, description="required for ward_app, refused otherwise")
+    unit_code: UnitCode | None = Field(
+        None, validate_default=True, description="required for ward_app, refused otherwise"
+    )
     rate_limit_per_minute: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
 
-    @model_validator(mode="after")
-    def _unit_matches_role(self) -> KeyCreate:
-        if self.role is Role.ward_app and self.unit_code is None:
+    @field_validator("unit_code")
+    @classmethod
+    def _unit_matches_role(cls, unit_code: str | None, info: ValidationInfo) -> str | None:
+        role = info.data.get("role")
+        if role is Role.ward_app and unit_code is None:
             raise PydanticCustomError("role_needs_unit", "ward_app needs a unit")
-        if self.role is not Role.ward_app and self.unit_code is not None:
+        if role is not None and role is not Role.ward_app and unit_code is not None:
             raise PydanticCustomError("role_forbids_unit", "only ward_app has a unit")
-        return self
+        return unit_code
 
 
 class KeyOut(ResponseModel):

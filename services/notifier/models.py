@@ -1,0 +1,78 @@
+"""The notifier's tables (schema ``notify``)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import make_base
+from shared.idempotency import idempotency_table
+
+Base = make_base("notify")
+
+STATUSES = ("created", "sending", "sent", "delivered", "temporary_failure", "permanent_failure")
+FINAL = frozenset({"delivered", "permanent_failure"})
+
+
+class Notification(Base):
+    """One message to one recipient on one channel. Committed (``created``) before any send; its
+    ``dedupe_key`` makes every job that creates it idempotent."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint(f"status IN {STATUSES}", name="status_known"),
+        CheckConstraint("channel IN ('email', 'sms')", name="channel_known"),
+        Index("ix_notifications_pending", "next_attempt_at",
+              postgresql_where=text("status IN ('created', 'sending', 'temporary_failure')")),
+        Index("ix_notifications_created_at_id", "created_at", "id"),
+        Index("ix_notifications_provider_ref", "provider", "provider_ref"),
+        Index("ix_notifications_unit_code", "unit_code"),
+        Index("ix_notifications_directive_id", "directive_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    message_id: Mapped[uuid.UUID] = mapped_column(doc="the queue message (outbox row) that caused it")
+    reason: Mapped[str] = mapped_column(String(64), doc="template: focal_point_registered, reminder_due, ...")
+    channel: Mapped[str] = mapped_column(String(8))
+    recipient: Mapped[str] = mapped_column(String(254), doc="e-mail address or E.164 number")
+    recipient_name: Mapped[str | None] = mapped_column(String(200))
+    unit_code: Mapped[str | None] = mapped_column(String(32))
+    directive_id: Mapped[uuid.UUID | None]
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    sms_encoding: Mapped[str | None] = mapped_column(String(8))
+    sms_segments: Mapped[int | None] = mapped_column(SmallInteger)
+    urgent: Mapped[bool] = mapped_column(server_default=text("false"), doc="may be sent in quiet hours")
+    status: Mapped[str] = mapped_column(String(20), server_default=text("'created'"))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    provider: Mapped[str | None] = mapped_column(String(64))
+    provider_ref: Mapped[str | None] = mapped_column(String(128), doc="the provider's id for the message")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Receipt(Base):
+    """A delivery receipt as the gateway sent it, kept whether or not it changed anything."""
+
+    __tablename__ = "receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    notification_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("notifications.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    applied: Mapped[bool] = mapped_column(doc="whether it moved the notification's status")
+
+
+idempotency_keys = idempotency_table(Base.metadata)

@@ -1,0 +1,94 @@
+"""E-mail over SMTP (aiosmtplib), with a small pool of open connections reused across messages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+
+import aiosmtplib
+
+from services.notifier.providers import Accepted, Outgoing, PermanentFailure, TemporaryFailure
+from services.notifier.settings import NotifierSettings
+from shared.timeutil import utcnow
+
+
+def build_email(message: Outgoing, mail_from: str) -> EmailMessage:
+    email = EmailMessage()
+    name, address = parseaddr(mail_from)
+    email["From"] = formataddr((name, address))
+    email["To"] = formataddr((message.recipient_name or "", message.recipient))
+    email["Subject"] = message.subject or ""
+    email["Date"] = format_datetime(utcnow())
+    # The notification id in the Message-ID: a resend after a crash is recognisable as the same message.
+    email["Message-ID"] = make_msgid(idstring=str(message.id), domain=address.rpartition("@")[2] or "ioc.local")
+    email["X-IOC-Notification"] = str(message.id)
+    email.set_content(message.body, charset="utf-8")
+    return email
+
+
+class SmtpProvider:
+    def __init__(self, settings: NotifierSettings) -> None:
+        self.name = f"smtp:{settings.smtp_host}"
+        self.per_second = settings.email_per_second
+        self._settings = settings
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._slots = asyncio.Semaphore(settings.smtp_connections)
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self._settings
+        client = aiosmtplib.SMTP(
+            hostname=s.smtp_host, port=s.smtp_port, timeout=s.smtp_timeout_seconds,
+            use_tls=s.smtp_security == "tls", start_tls=True if s.smtp_security == "starttls" else False,
+            username=s.smtp_username, password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+        )
+        await client.connect()
+        return client
+
+    async def send(self, message: Outgoing) -> Accepted:
+        email = build_email(message, self._settings.mail_from)
+        async with self._slots:
+            client = self._idle.pop() if self._idle else None
+            try:
+                if client is None or not client.is_connected:
+                    client = await self._connect()
+                await client.send_message(email)
+            except aiosmtplib.SMTPRecipientsRefused as exc:
+                self._keep(client)
+                code = min((r.code for r in exc.recipients), default=550)
+                raise _classified(self.name, code, "; ".join(r.message for r in exc.recipients)) from None
+            except aiosmtplib.SMTPResponseException as exc:
+                self._keep(client)
+                raise _classified(self.name, exc.code, exc.message) from None
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                await _discard(client)
+                raise TemporaryFailure(self.name, f"{type(exc).__name__}: {exc}") from None
+            self._keep(client)
+        return Accepted(self.name, email["Message-ID"])
+
+    def _keep(self, client: aiosmtplib.SMTP | None) -> None:
+        if client is not None and client.is_connected:
+            self._idle.append(client)
+
+    async def close(self) -> None:
+        while self._idle:
+            await _discard(self._idle.pop(), quit_first=True)
+
+
+def _classified(provider: str, code: int, text: str) -> TemporaryFailure | PermanentFailure:
+    reason = f"SMTP {code} {text}".strip()
+    return TemporaryFailure(provider, reason) if 400 <= code < 500 else PermanentFailure(provider, reason)
+
+
+async def _discard(client: aiosmtplib.SMTP | None, *, quit_first: bool = False) -> None:
+    if client is None:
+        return
+    with contextlib.suppress(Exception):
+        if quit_first and client.is_connected:
+            await client.quit()
+        client.close()
+
+
+__all__ = ["Address", "SmtpProvider", "build_email"]

@@ -1,0 +1,78 @@
+"""The notifier's settings (environment variables ``IOC_…``; see ``.env.example``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+
+from shared.settings import CommonSettings
+
+
+class SmsGateway(BaseModel):
+    """One brandname SMS gateway (eSMS.vn-shaped JSON API)."""
+
+    name: str
+    url: str = Field(description="the send endpoint, e.g. https://…/MainService.svc/json/SendMultipleMessage_V4_post_json/")
+    api_key: SecretStr
+    secret_key: SecretStr
+    brandname: str = "UBND-HALONG"
+    sms_type: str = "2"  # eSMS: 2 = brandname customer care
+    unaccented: bool = True  # brandname gateways often refuse accented (Unicode) text
+    timeout_seconds: float = 10.0
+    per_second: float = 10.0  # the gateway's own rate limit
+
+
+class NotifierSettings(CommonSettings):
+    notifier_database_url: str | None = None  # when the notifier gets a database of its own
+    max_body_bytes: int = 1024 * 1024
+
+    # E-mail: "smtp" for a real server, "sink" to write .eml files for developers.
+    email_provider: Literal["smtp", "sink"] = "sink"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 587
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = 15.0
+    smtp_connections: int = 4  # kept open and reused
+    mail_from: str = "Trung tâm điều hành thành phố thông minh Hạ Long <ioc@halong.example>"
+    email_per_second: float = 20.0
+
+    # SMS: "gateway" for the configured gateways (the first, then the next on failure), "sink" for files.
+    sms_provider: Literal["gateway", "sink"] = "sink"
+    sms_gateways: list[SmsGateway] = []
+    sms_unaccented: bool = True  # for the sink; gateways carry their own flag
+    sms_max_segments: int = 3
+    sms_quiet_start: str = "21:00"  # Vietnam time; SMS that are not urgent wait until the end
+    sms_quiet_end: str = "07:00"
+    sms_per_second: float = 10.0  # for the sink
+    # Delivery receipts: the gateway calls {public_url}/v1/sms/receipts/{gateway}?token=...
+    public_url: str = "http://127.0.0.1:8002"
+    receipt_token: SecretStr = SecretStr("change-me")
+
+    sink_dir: str = ".run/sink"
+    office_email: str = "vanphong@halong.example"  # the Office's address for deadline digests
+
+    # Retries of temporary failures: 30 s, 1 min, 2 min, ... up to max_attempts sends.
+    retry_base_seconds: float = 30.0
+    retry_max_seconds: float = 3600.0
+    max_attempts: int = 8
+    # The sweeper re-sends rows stuck this long in created/sending (a worker died mid-send).
+    stuck_after_seconds: float = 120.0
+    send_timeout_seconds: float = 20.0
+    worker_concurrency: int = 50
+
+    @model_validator(mode="after")
+    def _own_database(self) -> NotifierSettings:
+        if self.notifier_database_url:
+            self.database_url = self.notifier_database_url
+        if self.sms_provider == "gateway" and not self.sms_gateways:
+            raise ValueError("IOC_SMS_PROVIDER=gateway needs IOC_SMS_GATEWAYS (a JSON list)")
+        return self
+
+
+@lru_cache
+def get_settings() -> NotifierSettings:
+    return NotifierSettings()
