@@ -108,7 +108,9 @@ class BenchEnv:
                 row = await conn.fetchrow(
                     "SELECT (SELECT count(*) FROM registry.focal_points) AS versions,"
                     " (SELECT count(*) FROM registry.focal_points WHERE status = 'active') AS active,"
-                    " (SELECT count(*) FROM registry.outbox) AS outbox"
+                    # Other writers (e.g. a directive's notices) may stage messages too: count ours.
+                    " (SELECT count(*) FROM registry.outbox"
+                    "   WHERE job_name = 'notifier.focal_point.registered') AS outbox"
                 )
                 return dict(row)
             finally:

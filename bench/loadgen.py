@@ -44,6 +44,7 @@ now = time.perf_counter
 
 MARK = b"%N%"
 WIDTH = 7  # digits of the counter: unique bodies for 10 million requests
+COUNTER = b"%%0%dd" % WIDTH
 
 
 class Requests:
@@ -66,12 +67,13 @@ class Requests:
         n = self.n
         self.n += 1
         head, parts = self._templates[n % len(self._templates)]
-        return head + (b"%07d" % (n % 10**WIDTH)).join(parts)
+        return head + (COUNTER % (n % 10**WIDTH)).join(parts)
 
 
 class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.closing = False  # the server said "Connection: close"
 
     @classmethod
     async def open(cls, host: str, port: int) -> Connection:
@@ -90,9 +92,12 @@ class Connection:
         length = int(lowered[at + 17 : end])
         if length:
             await self.reader.readexactly(length)
-        if b"\r\nconnection: close" in lowered:
-            raise ConnectionResetError("server closed the connection")
+        self.closing = b"\r\nconnection: close" in lowered
         return status
+
+    def stale(self) -> bool:
+        """True once the server closed it or said it would (uvicorn drops connections idle for 5 s)."""
+        return self.closing or self.reader.at_eof()
 
     def close(self) -> None:
         self.writer.close()
@@ -103,11 +108,19 @@ ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, Timeo
 
 class Stats:
     def __init__(self) -> None:
-        self.latencies: list[float] = []  # seconds, measured window only
+        self.latencies: list[float] = []  # seconds, measured window only (open loop: failures too)
+        self.ok = 0  # 2xx answers in the measured window: what throughput counts
         self.statuses: collections.Counter[int] = collections.Counter()  # measured window
         self.statuses_all: collections.Counter[int] = collections.Counter()  # warm-up included
         self.errors: collections.Counter[str] = collections.Counter()  # warm-up included
         self.connections_opened = 0
+
+    def answered(self, status: int, latency: float, measured: bool) -> None:
+        self.statuses_all[status] += 1
+        if measured:
+            self.statuses[status] += 1
+            self.ok += 200 <= status < 300
+            self.latencies.append(latency)
 
     def report(self, window: float, **extra: Any) -> dict[str, Any]:
         lat = sorted(self.latencies)
@@ -117,8 +130,9 @@ class Stats:
 
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return {
-            "completed": len(lat),
-            "throughput_rps": round(len(lat) / window, 1),
+            "completed": sum(self.statuses.values()),
+            "ok": self.ok,
+            "throughput_rps": round(self.ok / window, 1),
             "latency_ms": {
                 "p50": pct(0.50),
                 "p90": pct(0.90),
@@ -145,6 +159,9 @@ async def closed_loop(spec: dict[str, Any], requests: Requests, args: argparse.N
         conn: Connection | None = None
         while now() < end:
             try:
+                if conn is not None and conn.stale():
+                    conn.close()
+                    conn = None
                 if conn is None:
                     conn = await Connection.open(spec["host"], spec["port"])
                     stats.connections_opened += 1
@@ -158,10 +175,7 @@ async def closed_loop(spec: dict[str, Any], requests: Requests, args: argparse.N
                 conn = None
                 continue
             done = now()
-            stats.statuses_all[status] += 1
-            if measure_from <= done <= end:
-                stats.statuses[status] += 1
-                stats.latencies.append(done - started)
+            stats.answered(status, done - started, measure_from <= done <= end)
         if conn is not None:
             conn.close()
 
@@ -191,6 +205,9 @@ async def open_loop(spec: dict[str, Any], requests: Requests, args: argparse.Nam
         nonlocal opened
         while True:
             try:
+                if conn is not None and conn.stale():
+                    conn.close()
+                    conn = None
                 if conn is None:
                     conn = await Connection.open(spec["host"], spec["port"])
                     stats.connections_opened += 1
@@ -198,15 +215,14 @@ async def open_loop(spec: dict[str, Any], requests: Requests, args: argparse.Nam
                     status = await conn.exchange(requests.next())
             except ERRORS as exc:
                 stats.errors[type(exc).__name__] += 1
+                if due >= measure_from:  # a failure is no faster than its wait: keep it in the tail
+                    stats.latencies.append(now() - due)
                 if conn is not None:
                     conn.close()
                 conn = None
             else:
-                done = now()
-                stats.statuses_all[status] += 1
-                if due >= measure_from:
-                    stats.statuses[status] += 1
-                    stats.latencies.append(done - due)  # from the scheduled time, not the send time
+                # From the scheduled time, not the send time: waiting for a connection counts.
+                stats.answered(status, now() - due, due >= measure_from)
             if not waiting:
                 break
             due = waiting.popleft()
@@ -218,7 +234,7 @@ async def open_loop(spec: dict[str, Any], requests: Requests, args: argparse.Nam
     for i in range(total):
         due = t0 + i / args.rate
         # Timers have millisecond resolution and may fire a little early: never send before ``due``.
-        while (delay := due - now()) > 0:
+        while (delay := due - now()) > 0:  # noqa: ASYNC110 (a clock, not a condition to wait for)
             await asyncio.sleep(delay)
         if idle:
             conn: Connection | None = idle.pop()
@@ -240,6 +256,7 @@ async def open_loop(spec: dict[str, Any], requests: Requests, args: argparse.Nam
             task.cancel()
         if pending or waiting:
             stats.errors["Unfinished"] += len(pending) + len(waiting)
+            stats.latencies += [now() - due for due in waiting if due >= measure_from]
     for conn in idle:
         conn.close()
     return stats.report(

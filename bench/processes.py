@@ -120,11 +120,27 @@ class Server:
             return ""
 
 
-def machine_busy_seconds() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, summed over cores, from /proc/stat."""
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy so far, summed over cores, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return (sum(values) - idle) / _CLOCK_TICKS, sum(values) / _CLOCK_TICKS
+    return (sum(values[:8]) - values[3] - values[4]) / _CLOCK_TICKS  # all but idle and iowait; no guest
+
+
+def postgres_backends_cpu(database: str) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend serving ``database``, by pid; backends are
+    recognised by their process title ("postgres: 15/main: USER DATABASE HOST(PORT) STATE")."""
+    found = {}
+    needle = f" {database} ".encode()
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            title = (proc / "cmdline").read_bytes()
+            if not title.startswith(b"postgres: ") or needle not in title:
+                continue
+            fields = (proc / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # gone meanwhile
+            continue
+        found[int(proc.name)] = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return found
 
 
 def run_loadgen(spec_path: Path, *options: str, timeout: float = 120.0) -> dict[str, Any]:

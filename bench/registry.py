@@ -16,8 +16,9 @@ registers unit ``n % units`` with a name and phone carrying ``n``, so every regi
 the active one and must answer 201 with a new version; the bench checks that against the database.
 
 Targets: throughput registry/ceiling >= 0.4; registry p99 <= 4 x ceiling p99 at 200 rps; the registry's
-peak RSS (VmHWM) <= 150 MiB. Results go to ``bench/results/registry-<time>.json``; exit status 1 if
-a target or a sanity check fails. The database, Redis keys and processes are removed in every case.
+peak RSS (VmHWM, from /proc/PID/status) <= 150 MiB. Results go to ``bench/results/registry-<time>.json``
+(server logs to ``bench/results/logs/``); exit status 1 if a target or a sanity check fails. The
+database, Redis keys and processes are removed in every case, Ctrl-C and errors included.
 """
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.environment import BenchEnv, postgres_version
-from bench.processes import ROOT, Server, machine_busy_seconds, run_loadgen
+from bench.processes import ROOT, Server, machine_busy_seconds, postgres_backends_cpu, run_loadgen
 
 RESULTS = ROOT / "bench" / "results"
 MIN_THROUGHPUT_RATIO = 0.4
 MAX_P99_RATIO = 4.0
 MAX_PEAK_RSS_MIB = 150.0
+NOISE_PCT = 15  # CPU of other processes (% of one core) above which a run is flagged as noisy
 
 
 def parse_args() -> argparse.Namespace:
@@ -72,7 +74,9 @@ def bodies(env: BenchEnv) -> list[str]:
     ]
 
 
-def measure(server: Server, spec: dict[str, Any], workdir: Path, args: argparse.Namespace, counter: int) -> dict:
+def measure(
+    server: Server, spec: dict[str, Any], workdir: Path, args: argparse.Namespace, counter: int, database: str
+) -> dict[str, Any]:
     """Both phases against a running server; returns their reports and the server's memory."""
     spec_path = workdir / f"{server.name}.json"  # holds the API key: kept out of bench/results
     spec_path.write_text(json.dumps({**spec, "port": server.port}, ensure_ascii=False), encoding="utf-8")
@@ -84,17 +88,28 @@ def measure(server: Server, spec: dict[str, Any], workdir: Path, args: argparse.
     out: dict[str, Any] = {}
     for phase, options in phases.items():
         print(f"  {server.name}: {phase} ({' '.join(options[1:])})", file=sys.stderr, flush=True)
-        cpu0, (busy0, total0), t0 = server.cpu_seconds(), machine_busy_seconds(), time.monotonic()
+        pg_before = postgres_backends_cpu(database)
+        before = (server.cpu_seconds(), machine_busy_seconds(), time.monotonic())
         report = run_loadgen(
             spec_path,
             *options,
             "--warmup", str(args.warmup), "--duration", str(args.duration), "--start", str(counter),
         )  # fmt: skip
-        wall = time.monotonic() - t0
-        busy1, total1 = machine_busy_seconds()
+        after = (server.cpu_seconds(), machine_busy_seconds(), time.monotonic())
+        pg_after = postgres_backends_cpu(database)
         counter = report["next_counter"]
-        report["server_cpu_pct"] = round((server.cpu_seconds() - cpu0) / wall * 100, 1)
-        report["machine_busy_pct"] = round((busy1 - busy0) / (total1 - total0) * 100, 1)
+        server_s, busy_s, wall = (b - a for a, b in zip(before, after, strict=True))
+        postgres_s = sum(t - pg_before.get(pid, 0.0) for pid, t in pg_after.items())
+        # In % of one core. "others" is everything else: PostgreSQL's background processes, and whatever
+        # else runs on the machine meanwhile (noise, if large).
+        report["cpu_pct"] = {
+            "server": round(server_s / wall * 100),
+            "postgres": round(postgres_s / wall * 100),
+            "loadgen": round(report["loadgen_cpu_seconds"] / wall * 100),
+            "others": round((busy_s - server_s - postgres_s - report["loadgen_cpu_seconds"]) / wall * 100),
+            "machine": round(busy_s / wall * 100),
+            "machine_capacity": (os.cpu_count() or 1) * 100,
+        }
         out[phase] = report
     out["memory_kib"] = server.memory_kib()
     out["next_counter"] = counter
@@ -125,6 +140,7 @@ def evaluate(reg: dict[str, Any], ceil: dict[str, Any], written: dict[str, int],
     created = sum(r["statuses_all"].get("201", 0) for r in phases)
     answered = sum(sum(r["statuses_all"].values()) for r in phases)
     reg_bad, ceil_bad = non_2xx(*phases), non_2xx(ceil["throughput"], ceil["latency"])
+    failed = sum(n for r in phases for n in r["errors"].values())  # timeouts, resets: no answer
     return {
         "throughput_ratio": _check(round(tput, 3), f">= {MIN_THROUGHPUT_RATIO}", tput >= MIN_THROUGHPUT_RATIO),
         "p99_ratio": _check(round(p99, 2), f"<= {MAX_P99_RATIO}", p99 <= MAX_P99_RATIO),
@@ -133,23 +149,29 @@ def evaluate(reg: dict[str, Any], ceil: dict[str, Any], written: dict[str, int],
         "registry_all_201": _check(
             f"{created}/{answered}", "all 201", created == answered and not reg_bad, non_2xx=reg_bad
         ),
+        # A request that timed out on the client may still have committed: it is a version without a 201.
         "registry_versions_written": _check(
             written,
-            f"versions = outbox = {created}, active = {units}",
-            written["versions"] == created == written["outbox"] and written["active"] == units,
+            f"{created} <= versions <= {created + failed}, outbox = versions, active = {units}",
+            created <= written["versions"] <= created + failed
+            and written["outbox"] == written["versions"]
+            and written["active"] == units,
         ),
         "ceiling_all_2xx": _check(
             sum(sum(r["statuses_all"].values()) for r in (ceil["throughput"], ceil["latency"])),
             "all 2xx",
             not ceil_bad,
             non_2xx=ceil_bad,
-        ),  # fmt: skip
+        ),
     }
 
 
 def print_table(reg: dict[str, Any], ceil: dict[str, Any], checks: dict[str, Any], args: argparse.Namespace) -> None:
     def ms(report: dict[str, Any], *keys: str) -> str:
         return " / ".join(f"{report['latency_ms'][k]:.1f}" for k in keys)
+
+    def cpu(report: dict[str, Any]) -> str:
+        return "/".join(str(report["cpu_pct"][k]) for k in ("server", "postgres", "loadgen", "others"))
 
     def verdict(name: str) -> str:
         c = checks[name]
@@ -159,26 +181,35 @@ def print_table(reg: dict[str, Any], ceil: dict[str, Any], checks: dict[str, Any
     rows = [
         (f"throughput, {args.clients} clients (req/s)", rt["throughput_rps"], ct["throughput_rps"],
          verdict("throughput_ratio")),
-        ("  its p50 / p99 (ms)", ms(rt, "p50", "p99"), ms(ct, "p50", "p99"), ""),
-        ("  server CPU / machine busy (%)", f"{rt['server_cpu_pct']:.0f} / {rt['machine_busy_pct']:.0f}",
-         f"{ct['server_cpu_pct']:.0f} / {ct['machine_busy_pct']:.0f}", ""),
-        (f"p50 at {args.rate:g} req/s, open loop (ms)", rl["latency_ms"]["p50"], cl["latency_ms"]["p50"], ""),
-        (f"p99 at {args.rate:g} req/s, open loop (ms)", rl["latency_ms"]["p99"], cl["latency_ms"]["p99"],
+        ("  p50 / p99 (ms)", ms(rt, "p50", "p99"), ms(ct, "p50", "p99"), ""),
+        ("  CPU %: server/postgres/loadgen/other", cpu(rt), cpu(ct), ""),
+        (f"p50 at {args.rate:g} req/s, open loop (ms)", ms(rl, "p50"), ms(cl, "p50"), ""),
+        (f"p99 at {args.rate:g} req/s, open loop (ms)", ms(rl, "p99"), ms(cl, "p99"),
          verdict("p99_ratio")),
         ("  p99.9 / max (ms)", ms(rl, "p999", "max"), ms(cl, "p999", "max"), ""),
+        ("  CPU %: server/postgres/loadgen/other", cpu(rl), cpu(cl), ""),
         ("  connections used", rl["max_connections_used"], cl["max_connections_used"], ""),
         ("peak RSS, VmHWM (MiB)", round(reg["memory_kib"]["VmHWM"] / 1024, 1),
          round(ceil["memory_kib"]["VmHWM"] / 1024, 1), verdict("peak_rss_mib")),
     ]  # fmt: skip
-    print(f"\n{'':<38}{'registry':>14}{'ceiling':>14}   {'value':>7}  {'target':<7}  result")
-    print("-" * 96)
+    print(f"\n{'':<40}{'registry':>16}{'ceiling':>16}   {'value':>7}  {'target':<7}  result")
+    print("-" * 102)
     for label, r, c, extra in rows:
-        print(f"{label:<38}{r!s:>14}{c!s:>14}   {extra}")
-    print("-" * 96)
+        print(f"{label:<40}{r!s:>16}{c!s:>16}   {extra}")
+    print("-" * 102)
     for name in ("registry_all_201", "registry_versions_written", "ceiling_all_2xx"):
         c = checks[name]
         detail = f", non-2xx/errors: {c['non_2xx'] or 'none'}" if "non_2xx" in c else ""
         print(f"{name}: {c['value']} (expect {c['target']}{detail})  {'PASS' if c['pass'] else 'FAIL'}")
+    print("CPU % is of one core (this machine has", reg["throughput"]["cpu_pct"]["machine_capacity"] // 100, "cores).")
+    if rt["throughput_rps"] < args.rate:
+        print(
+            f"NOTE: the registry's capacity ({rt['throughput_rps']} req/s) is below the offered {args.rate:g} req/s:"
+            " the open loop overloads it, so its latency is queueing time (and requests time out)."
+        )
+    noisy = max(r["cpu_pct"]["others"] for r in (rt, rl, ct, cl))
+    if noisy > NOISE_PCT:
+        print(f"WARNING: other processes used up to {noisy}% of a core during a phase: figures are noisy, rerun.")
 
 
 def _sigterm(*_: object) -> None:
@@ -203,11 +234,11 @@ def main() -> int:
             logs = RESULTS / "logs"
             with Server("registry", "services.api.app:create_app", env.registry_env(),
                         logs / f"{run_id}-registry.log") as server:  # fmt: skip
-                reg = measure(server, spec, Path(tmp), args, counter=0)
+                reg = measure(server, spec, Path(tmp), args, 0, env.database)
             written = env.registry_counts()
             with Server("ceiling", "bench.ceiling_app:create_app", {"BENCH_CEILING_DSN": env.dsn},
                         logs / f"{run_id}-ceiling.log") as server:  # fmt: skip
-                ceil = measure(server, spec, Path(tmp), args, counter=reg["next_counter"])
+                ceil = measure(server, spec, Path(tmp), args, reg["next_counter"], env.database)
             pg_version = asyncio.run(postgres_version())
     finally:
         print("cleaning up ...", file=sys.stderr, flush=True)
@@ -231,4 +262,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # everything was cleaned up on the way out
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

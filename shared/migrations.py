@@ -38,8 +38,12 @@ def run_migrations(owned_schemas: Sequence[str], metadata: Sequence[MetaData]) -
         for schema in owned_schemas:
             connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         context.configure(
-            connection=connection, target_metadata=list(metadata), version_table_schema=owned_schemas[0],
-            include_schemas=True, include_name=include, compare_type=True,
+            connection=connection,
+            target_metadata=list(metadata),
+            version_table_schema=owned_schemas[0],
+            include_schemas=True,
+            include_name=include,
+            compare_type=True,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -91,3 +91,13 @@ def national_format(e164: str) -> str:
         return phonenumbers.format_number(phonenumbers.parse(e164, "VN"), PhoneNumberFormat.NATIONAL)
     except NumberParseException:
         return e164
+
+
+def is_mobile(e164: str | None) -> bool:
+    """Whether an SMS can reach this (already validated) number."""
+    if not e164:
+        return False
+    try:
+        return phonenumbers.number_type(phonenumbers.parse(e164, "VN")) in _MOBILE_TYPES
+    except NumberParseException:
+        return False

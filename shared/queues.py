@@ -76,6 +76,7 @@ def make_worker(
     job_timeout: float = 30,
     max_jobs: int = 20,
     handle_signals: bool = True,
+    poll_delay: float = 0.5,
 ) -> Worker:
     """An arq worker on ``service``'s queue, with JSON payloads and short job timeouts.
 
@@ -101,6 +102,7 @@ def make_worker(
         job_completion_wait=10,
         max_burst_jobs=-1,
         log_results=False,
+        poll_delay=poll_delay,
     )
 
 

@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from sqlalchemy import text
 
 from services.api.app import create_app
 from services.api.migrations import upgrade
 from services.api.settings import RegistrySettings
-from tests.support.databases import REDIS_URL, create_database, delete_redis_keys, drop_database
+from tests.support.databases import SHARED_TEST_REDIS_URL, create_database, drop_database
+from tests.support.redis_server import private_redis
 
 REGISTRY_TABLES = (
     "registry.focal_points, registry.directive_units, registry.directives, registry.unit_changes, "
@@ -35,36 +37,37 @@ def queue_prefix() -> str:
 
 
 @pytest.fixture(scope="session")
-async def job_ids() -> AsyncIterator[set[str]]:
-    """Ids of every job the tests may have enqueued: their arq keys are removed at the end."""
-    ids: set[str] = set()
-    yield ids
+async def redis_url() -> AsyncIterator[str]:
+    """A private redis-server when one can be started, else the shared Redis's database 14, which the
+    tests own (emptied at the end)."""
+    async with private_redis() as url:
+        if url is not None:
+            yield url
+            return
+        yield SHARED_TEST_REDIS_URL
+        client = aioredis.Redis.from_url(SHARED_TEST_REDIS_URL)
+        await client.flushdb()
+        await client.aclose()
 
 
 @pytest.fixture(scope="session")
-async def registry_settings(
-    registry_database: str, queue_prefix: str, job_ids: set[str]
-) -> AsyncIterator[RegistrySettings]:
-    settings = RegistrySettings(
+async def registry_settings(registry_database: str, queue_prefix: str, redis_url: str) -> RegistrySettings:
+    return RegistrySettings(
         database_url=registry_database,
-        redis_url=REDIS_URL,
+        redis_url=redis_url,
         queue_prefix=queue_prefix,
         environment="test",
         log_json=False,
         log_level="WARNING",
         outbox_poll_seconds=0.5,
     )
-    yield settings
-    await delete_redis_keys(REDIS_URL, [f"{queue_prefix}:*"], job_ids)
 
 
 @pytest.fixture(scope="session")
-async def registry_app(registry_settings: RegistrySettings, job_ids: set[str]):
+async def registry_app(registry_settings: RegistrySettings):
     app = create_app(registry_settings)
     async with app.router.lifespan_context(app):
         yield app
-        async with app.state.engine.connect() as conn:
-            job_ids.update(str(i) for i in (await conn.execute(text("SELECT id FROM registry.outbox"))).scalars())
 
 
 @pytest.fixture
@@ -74,11 +77,10 @@ async def db(registry_app):
 
 
 @pytest.fixture(autouse=True)
-async def clean_registry(registry_app, job_ids: set[str]) -> AsyncIterator[None]:
+async def clean_registry(registry_app) -> AsyncIterator[None]:
     """Every test starts from empty tables (TRUNCATE, not a rolled-back transaction: the tests include
     concurrent registrations, which need real commits)."""
     async with registry_app.state.engine.begin() as conn:
-        job_ids.update(str(i) for i in (await conn.execute(text("SELECT id FROM registry.outbox"))).scalars())
         await conn.execute(text(f"TRUNCATE {REGISTRY_TABLES} RESTART IDENTITY CASCADE"))
     registry_app.state.rate_limiter._buckets.clear()
     yield

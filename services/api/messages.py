@@ -18,6 +18,12 @@ def unit_ref(u: Unit) -> UnitRef:
 
 def focal_point_ref(fp: FocalPoint, directive: Directive) -> FocalPointRef:
     return FocalPointRef(
-        id=fp.id, version=fp.version, full_name=fp.full_name, position=fp.position, phone=fp.phone,
-        email=fp.email, submitted_at=fp.submitted_at, on_time=fp.submitted_at < directive.deadline,
+        id=fp.id,
+        version=fp.version,
+        full_name=fp.full_name,
+        position=fp.position,
+        phone=fp.phone,
+        email=fp.email,
+        submitted_at=fp.submitted_at,
+        on_time=fp.submitted_at < directive.deadline,
     )

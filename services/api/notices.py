@@ -70,12 +70,20 @@ async def run_schedule(
     now = now or utcnow()
     horizon = now - timedelta(hours=settings.notice_grace_hours + settings.digest_delay_hours)
     async with sessions() as session:
-        directives = (await session.scalars(select(Directive).where(or_(
-            Directive.deadline >= horizon, Directive.operation_starts_at >= horizon)))).all()
-        done = set((await session.execute(
-            select(ScheduledNotice.directive_id, ScheduledNotice.kind, ScheduledNotice.label)
-            .where(ScheduledNotice.directive_id.in_([d.id for d in directives]))
-        )).all())
+        directives = (
+            await session.scalars(
+                select(Directive).where(or_(Directive.deadline >= horizon, Directive.operation_starts_at >= horizon))
+            )
+        ).all()
+        done = set(
+            (
+                await session.execute(
+                    select(ScheduledNotice.directive_id, ScheduledNotice.kind, ScheduledNotice.label).where(
+                        ScheduledNotice.directive_id.in_([d.id for d in directives])
+                    )
+                )
+            ).all()
+        )
     total = 0
     for directive in directives:
         for notice in planned_notices(directive, settings):
@@ -96,10 +104,17 @@ async def _decide(
         skipped = "due before the directive was created"
     messages = [] if skipped else await _messages(session, directive, notice, now)
     claimed = await session.execute(
-        pg_insert(ScheduledNotice).values(
-            directive_id=directive.id, kind=notice.kind, label=notice.label, due_at=notice.due_at,
-            messages=len(messages), skipped=skipped,
-        ).on_conflict_do_nothing().returning(ScheduledNotice.kind)
+        pg_insert(ScheduledNotice)
+        .values(
+            directive_id=directive.id,
+            kind=notice.kind,
+            label=notice.label,
+            due_at=notice.due_at,
+            messages=len(messages),
+            skipped=skipped,
+        )
+        .on_conflict_do_nothing()
+        .returning(ScheduledNotice.kind)
     )
     if claimed.first() is None:  # another worker decided it first
         await session.rollback()
@@ -107,37 +122,89 @@ async def _decide(
     for job_name, message in messages:
         outbox.add_message(session, queue=queues.NOTIFIER, job_name=job_name, message=message)
     await session.commit()
-    log.info("notice_decided", directive=directive.number, kind=notice.kind, label=notice.label,
-             messages=len(messages), skipped=skipped)
+    log.info(
+        "notice_decided",
+        directive=directive.number,
+        kind=notice.kind,
+        label=notice.label,
+        messages=len(messages),
+        skipped=skipped,
+    )
     return len(messages)
 
 
 async def _messages(
     session: AsyncSession, directive: Directive, notice: PlannedNotice, now: datetime
 ) -> list[tuple[str, object]]:
-    rows = (await session.execute(
-        select(Unit, FocalPoint)
-        .select_from(DirectiveUnit)
-        .join(Unit, Unit.id == DirectiveUnit.unit_id)
-        .outerjoin(FocalPoint, and_(FocalPoint.directive_id == DirectiveUnit.directive_id,
-                                    FocalPoint.unit_id == DirectiveUnit.unit_id, FocalPoint.status == "active"))
-        .where(DirectiveUnit.directive_id == directive.id)
-        .order_by(Unit.code)
-    )).all()
+    rows = (
+        await session.execute(
+            select(Unit, FocalPoint)
+            .select_from(DirectiveUnit)
+            .join(Unit, Unit.id == DirectiveUnit.unit_id)
+            .outerjoin(
+                FocalPoint,
+                and_(
+                    FocalPoint.directive_id == DirectiveUnit.directive_id,
+                    FocalPoint.unit_id == DirectiveUnit.unit_id,
+                    FocalPoint.status == "active",
+                ),
+            )
+            .where(DirectiveUnit.directive_id == directive.id)
+            .order_by(Unit.code)
+        )
+    ).all()
     ref = directive_ref(directive)
     if notice.kind == "reminder":
-        return [("notifier.reminder.due", ReminderDue(
-            message_id=uuid.uuid4(), occurred_at=now, directive=ref, unit=unit_ref(unit), label=notice.label,
-            due_at=notice.due_at)) for unit, fp in rows if fp is None]
+        return [
+            (
+                "notifier.reminder.due",
+                ReminderDue(
+                    message_id=uuid.uuid4(),
+                    occurred_at=now,
+                    directive=ref,
+                    unit=unit_ref(unit),
+                    label=notice.label,
+                    due_at=notice.due_at,
+                ),
+            )
+            for unit, fp in rows
+            if fp is None
+        ]
     if notice.kind == "go_live":
-        return [("notifier.directive.go_live", GoLive(
-            message_id=uuid.uuid4(), occurred_at=now, directive=ref, unit=unit_ref(unit),
-            focal_point=focal_point_ref(fp, directive))) for unit, fp in rows if fp is not None]
+        return [
+            (
+                "notifier.directive.go_live",
+                GoLive(
+                    message_id=uuid.uuid4(),
+                    occurred_at=now,
+                    directive=ref,
+                    unit=unit_ref(unit),
+                    focal_point=focal_point_ref(fp, directive),
+                ),
+            )
+            for unit, fp in rows
+            if fp is not None
+        ]
     units = [
-        DigestUnit(unit=unit_ref(unit), status="missing" if fp is None else "late",
-                   focal_point=None if fp is None else focal_point_ref(fp, directive))
-        for unit, fp in rows if fp is None or fp.standing_since >= directive.deadline
+        DigestUnit(
+            unit=unit_ref(unit),
+            status="missing" if fp is None else "late",
+            focal_point=None if fp is None else focal_point_ref(fp, directive),
+        )
+        for unit, fp in rows
+        if fp is None or fp.standing_since >= directive.deadline
     ]
     on_time = sum(1 for _, fp in rows if fp is not None and fp.standing_since < directive.deadline)
-    return [("notifier.directive.deadline_passed", DeadlinePassed(
-        message_id=uuid.uuid4(), occurred_at=now, directive=ref, expected=len(rows), on_time=on_time, units=units))]
+    return [
+        (
+            "notifier.directive.deadline_passed",
+            DeadlinePassed(
+                message_id=uuid.uuid4(),
+                occurred_at=now,
+                directive=ref,
+                expected=len(rows),
+                on_time=on_time,
+                units=units,
+            ),
+        )
+    ]

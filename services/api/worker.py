@@ -128,8 +128,14 @@ def build_worker(settings: RegistrySettings | None = None, **options: Any) -> An
         settings,
         queues.REGISTRY,
         cron_jobs=[
-            queues.cron(schedule_notices, name="registry.notices.schedule", second=30, unique=True,
-                        run_at_startup=True, timeout=50),
+            queues.cron(
+                schedule_notices,
+                name="registry.notices.schedule",
+                second=30,
+                unique=True,
+                run_at_startup=True,
+                timeout=50,
+            ),
             queues.cron(
                 purge_idempotency,
                 name="registry.idempotency.purge",
@@ -137,7 +143,7 @@ def build_worker(settings: RegistrySettings | None = None, **options: Any) -> An
                 second=0,
                 unique=True,
                 run_at_startup=False,
-            )
+            ),
         ],
         on_startup=startup,
         on_shutdown=shutdown,

@@ -27,8 +27,11 @@ class Notification(Base):
     __table_args__ = (
         CheckConstraint(f"status IN {STATUSES}", name="status_known"),
         CheckConstraint("channel IN ('email', 'sms')", name="channel_known"),
-        Index("ix_notifications_pending", "next_attempt_at",
-              postgresql_where=text("status IN ('created', 'sending', 'temporary_failure')")),
+        Index(
+            "ix_notifications_pending",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('created', 'sending', 'temporary_failure')"),
+        ),
         Index("ix_notifications_created_at_id", "created_at", "id"),
         Index("ix_notifications_provider_ref", "provider", "provider_ref"),
         Index("ix_notifications_unit_code", "unit_code"),

@@ -14,12 +14,13 @@ class SmsGateway(BaseModel):
     """One brandname SMS gateway (eSMS.vn-shaped JSON API)."""
 
     name: str
-    url: str = Field(description="the send endpoint, e.g. https://…/MainService.svc/json/SendMultipleMessage_V4_post_json/")
+    url: str = Field(
+        description="the send endpoint, e.g. https://…/MainService.svc/json/SendMultipleMessage_V4_post_json/"
+    )
     api_key: SecretStr
     secret_key: SecretStr
     brandname: str = "UBND-HALONG"
     sms_type: str = "2"  # eSMS: 2 = brandname customer care
-    unaccented: bool = True  # brandname gateways often refuse accented (Unicode) text
     timeout_seconds: float = 10.0
     per_second: float = 10.0  # the gateway's own rate limit
 
@@ -43,7 +44,8 @@ class NotifierSettings(CommonSettings):
     # SMS: "gateway" for the configured gateways (the first, then the next on failure), "sink" for files.
     sms_provider: Literal["gateway", "sink"] = "sink"
     sms_gateways: list[SmsGateway] = []
-    sms_unaccented: bool = True  # for the sink; gateways carry their own flag
+    # Brandname gateways often refuse accented (Unicode) text, and it costs 2-3x the segments.
+    sms_unaccented: bool = True
     sms_max_segments: int = 3
     sms_quiet_start: str = "21:00"  # Vietnam time; SMS that are not urgent wait until the end
     sms_quiet_end: str = "07:00"
@@ -53,6 +55,7 @@ class NotifierSettings(CommonSettings):
     receipt_token: SecretStr = SecretStr("change-me")
 
     sink_dir: str = ".run/sink"
+    templates_dir: str | None = None  # a folder of edited templates; default: the ones shipped
     office_email: str = "vanphong@halong.example"  # the Office's address for deadline digests
 
     # Retries of temporary failures: 30 s, 1 min, 2 min, ... up to max_attempts sends.

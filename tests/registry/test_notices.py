@@ -11,18 +11,21 @@ from services.api.models import OutboxMessage
 from services.api.notices import reminder_time, run_schedule
 from services.api.registrations.schemas import RegistrationCreate
 from services.api.registrations.service import register
-from tests.builders import OFFICE, create_directive, create_unit, registration
 from shared.timeutil import VIETNAM, utcnow
+from tests.builders import OFFICE, create_directive, create_unit, registration
 
 DEADLINE = datetime(2020, 2, 15, tzinfo=VIETNAM)
 
 
-@pytest.mark.parametrize(("offset", "expected"), [
-    ("3d", datetime(2020, 2, 12, tzinfo=VIETNAM)),
-    ("1d", datetime(2020, 2, 14, tzinfo=VIETNAM)),
-    ("12h", datetime(2020, 2, 14, 12, tzinfo=VIETNAM)),
-    ("08:00", datetime(2020, 2, 14, 8, tzinfo=VIETNAM)),  # 08:00 on the last day, not on the 15th
-])
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [
+        ("3d", datetime(2020, 2, 12, tzinfo=VIETNAM)),
+        ("1d", datetime(2020, 2, 14, tzinfo=VIETNAM)),
+        ("12h", datetime(2020, 2, 14, 12, tzinfo=VIETNAM)),
+        ("08:00", datetime(2020, 2, 14, 8, tzinfo=VIETNAM)),  # 08:00 on the last day, not on the 15th
+    ],
+)
 def test_reminder_offsets(offset, expected):
     assert reminder_time(DEADLINE, offset) == expected
 
@@ -34,15 +37,17 @@ def test_a_bad_offset_is_refused():
 
 async def jobs(db, name: str) -> list[dict]:
     async with db() as session:
-        rows = await session.scalars(select(OutboxMessage).where(OutboxMessage.job_name == name)
-                                     .order_by(OutboxMessage.created_at))
+        rows = await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.job_name == name).order_by(OutboxMessage.created_at)
+        )
         return [r.payload for r in rows]
 
 
 async def register_at(db, directive, code: str, at: datetime) -> None:
     async with db() as session:
-        await register(session, RegistrationCreate(**registration(directive.id, unit_code=code)),
-                       principal=OFFICE, received_at=at)
+        await register(
+            session, RegistrationCreate(**registration(directive.id, unit_code=code)), principal=OFFICE, received_at=at
+        )
 
 
 @pytest.fixture
@@ -53,15 +58,18 @@ async def directive(db, registry_app):
     now = utcnow()
     made = await create_directive(db, ["06649", "06652", "06655"], deadline=now + timedelta(hours=12))
     async with registry_app.state.engine.begin() as conn:
-        await conn.execute(text("UPDATE registry.directives SET created_at = :t, operation_starts_at = :g"),
-                           {"t": now - timedelta(days=5), "g": now + timedelta(days=2)})
+        await conn.execute(
+            text("UPDATE registry.directives SET created_at = :t, operation_starts_at = :g"),
+            {"t": now - timedelta(days=5), "g": now + timedelta(days=2)},
+        )
     return made
 
 
 @pytest.fixture
 def settings(registry_settings):
-    return registry_settings.model_copy(update={"reminder_offsets": ["3d", "1d", "2h"], "digest_delay_hours": 8.0,
-                                                "notice_grace_hours": 24.0})
+    return registry_settings.model_copy(
+        update={"reminder_offsets": ["3d", "1d", "2h"], "digest_delay_hours": 8.0, "notice_grace_hours": 24.0}
+    )
 
 
 async def test_reminders_go_to_missing_units_once_per_offset(db, directive, settings):
@@ -112,8 +120,14 @@ async def test_notices_long_overdue_are_skipped_not_sent(db, directive, settings
     assert await jobs(db, "notifier.reminder.due") == []
     assert len(await jobs(db, "notifier.directive.deadline_passed")) == 1
     async with registry_app.state.engine.connect() as conn:
-        skipped = (await conn.execute(text("SELECT label FROM registry.scheduled_notices "
-                                           "WHERE kind = 'reminder' AND skipped IS NOT NULL ORDER BY label"))).all()
+        skipped = (
+            await conn.execute(
+                text(
+                    "SELECT label FROM registry.scheduled_notices "
+                    "WHERE kind = 'reminder' AND skipped IS NOT NULL ORDER BY label"
+                )
+            )
+        ).all()
     assert [s.label for s in skipped] == ["1d", "2h", "3d"]
 
 
@@ -123,9 +137,17 @@ async def test_directive_issued_tells_each_addressed_unit(client, db):
     for code in ("06649", "06652"):
         await create_unit(db, code, email=f"ubnd{code}@halong.example")
     office = await create_key(db, "office")
-    response = await client.post("/v1/directives", headers=auth(office), json={
-        "number": "984/UBND", "title": "Cử cán bộ đầu mối", "issued_on": "2020-02-13",
-        "deadline": "2020-02-15T00:00:00+07:00", "unit_codes": ["06649", "06652"]})
+    response = await client.post(
+        "/v1/directives",
+        headers=auth(office),
+        json={
+            "number": "984/UBND",
+            "title": "Cử cán bộ đầu mối",
+            "issued_on": "2020-02-13",
+            "deadline": "2020-02-15T00:00:00+07:00",
+            "unit_codes": ["06649", "06652"],
+        },
+    )
     assert response.status_code == 201
     issued = await jobs(db, "notifier.directive.issued")
     assert sorted(j["unit"]["code"] for j in issued) == ["06649", "06652"]

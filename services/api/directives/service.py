@@ -34,9 +34,7 @@ async def create_directive(
     duplicates = sorted({c for c in data.unit_codes if data.unit_codes.count(c) > 1})
     if duplicates:
         errors.append(FieldError("unit_codes", "unit_codes_duplicate", codes=", ".join(duplicates)))
-    units = {
-        u.code: u for u in await session.scalars(select(Unit).where(Unit.code.in_(data.unit_codes), Unit.active))
-    }
+    units = {u.code: u for u in await session.scalars(select(Unit).where(Unit.code.in_(data.unit_codes), Unit.active))}
     unknown = [c for c in dict.fromkeys(data.unit_codes) if c not in units]
     if unknown:
         errors.append(FieldError("unit_codes", "unit_codes_unknown", codes=", ".join(unknown)))
@@ -60,9 +58,17 @@ async def create_directive(
         )
         if notify:  # each addressed unit's official contact learns what to do and by when
             for unit in units.values():
-                outbox.add_message(session, queue=queues.NOTIFIER, job_name="notifier.directive.issued",
-                                   message=DirectiveIssued(message_id=uuid.uuid4(), occurred_at=utcnow(),
-                                                           directive=directive_ref(directive), unit=unit_ref(unit)))
+                outbox.add_message(
+                    session,
+                    queue=queues.NOTIFIER,
+                    job_name="notifier.directive.issued",
+                    message=DirectiveIssued(
+                        message_id=uuid.uuid4(),
+                        occurred_at=utcnow(),
+                        directive=directive_ref(directive),
+                        unit=unit_ref(unit),
+                    ),
+                )
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()

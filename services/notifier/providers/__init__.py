@@ -47,3 +47,31 @@ class Provider(Protocol):
     async def send(self, message: Outgoing) -> Accepted: ...
 
     async def close(self) -> None: ...
+
+
+def build_providers(settings, http_client) -> dict[str, Provider]:  # noqa: ANN001 (avoids an import cycle)
+    """The e-mail and SMS providers the configuration asks for."""
+    from services.notifier.providers.sink import EmailSink, SmsSink
+    from services.notifier.providers.sms_gateway import FailoverSms, GatewayProvider
+    from services.notifier.providers.smtp import SmtpProvider
+
+    email: Provider = (
+        SmtpProvider(settings)
+        if settings.email_provider == "smtp"
+        else EmailSink(settings.sink_dir, settings.mail_from, settings.email_per_second)
+    )
+    if settings.sms_provider == "gateway":
+        callback = (
+            settings.public_url.rstrip("/")
+            + "/v1/sms/receipts/{name}?token="
+            + (settings.receipt_token.get_secret_value())
+        )
+        sms: Provider = FailoverSms(
+            [
+                GatewayProvider(g, callback_url=callback.format(name=g.name), client=http_client)
+                for g in settings.sms_gateways
+            ]
+        )
+    else:
+        sms = SmsSink(settings.sink_dir, settings.sms_per_second)
+    return {"email": email, "sms": sms}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
@@ -40,9 +39,13 @@ class SmtpProvider:
     async def _connect(self) -> aiosmtplib.SMTP:
         s = self._settings
         client = aiosmtplib.SMTP(
-            hostname=s.smtp_host, port=s.smtp_port, timeout=s.smtp_timeout_seconds,
-            use_tls=s.smtp_security == "tls", start_tls=True if s.smtp_security == "starttls" else False,
-            username=s.smtp_username, password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            timeout=s.smtp_timeout_seconds,
+            use_tls=s.smtp_security == "tls",
+            start_tls=s.smtp_security == "starttls",
+            username=s.smtp_username,
+            password=s.smtp_password.get_secret_value() if s.smtp_password else None,
         )
         await client.connect()
         return client
@@ -89,6 +92,3 @@ async def _discard(client: aiosmtplib.SMTP | None, *, quit_first: bool = False) 
         if quit_first and client.is_connected:
             await client.quit()
         client.close()
-
-
-__all__ = ["Address", "SmtpProvider", "build_email"]

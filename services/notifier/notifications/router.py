@@ -1,0 +1,45 @@
+"""``GET /v1/notifications``: what was sent to whom, why, when, through which provider, and its state."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notifier.notifications import service
+from services.notifier.notifications.schemas import Channel, NotificationOut, Status
+from shared.auth import Principal, Role, require
+from shared.pagination import Cursor, Limit, Page
+
+router = APIRouter(tags=["notifications"])
+
+
+async def _session(request: Request):
+    async with request.app.state.sessions() as session:
+        yield session
+
+
+@router.get("/v1/notifications", response_model=Page[NotificationOut])
+async def list_notifications(
+    session: Annotated[AsyncSession, Depends(_session)],
+    principal: Annotated[Principal, Depends(require(Role.office))],
+    status: Status | None = None,
+    channel: Channel | None = None,
+    unit_code: Annotated[str | None, Query(max_length=32)] = None,
+    directive_id: uuid.UUID | None = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> Page[NotificationOut]:
+    """Notifications, newest first, filtered (Office only)."""
+    rows, next_cursor = await service.list_notifications(
+        session,
+        status=status,
+        channel=channel,
+        unit_code=unit_code.upper() if unit_code else None,
+        directive_id=directive_id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page[NotificationOut](items=[NotificationOut.model_validate(r) for r in rows], next_cursor=next_cursor)

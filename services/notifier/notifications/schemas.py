@@ -1,0 +1,37 @@
+"""Notifications as the Office reads them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import Field
+
+from shared.schemas import ResponseModel, VietnamTime
+
+Status = Literal["created", "sending", "sent", "delivered", "temporary_failure", "permanent_failure"]
+Channel = Literal["email", "sms"]
+
+
+class NotificationOut(ResponseModel):
+    id: uuid.UUID
+    reason: str = Field(description="why: focal_point_registered, reminder_due, deadline_digest, ...")
+    channel: Channel
+    recipient: str
+    recipient_name: str | None
+    unit_code: str | None
+    directive_id: uuid.UUID | None
+    subject: str | None
+    body: str
+    status: Status
+    attempts: int
+    provider: str | None
+    provider_ref: str | None
+    sms_encoding: str | None
+    sms_segments: int | None
+    last_error: str | None
+    created_at: VietnamTime
+    updated_at: VietnamTime
+    next_attempt_at: VietnamTime
+    sent_at: VietnamTime | None
+    delivered_at: VietnamTime | None

@@ -1,0 +1,77 @@
+"""Who is told what, for each message from the registry.
+
+Every notification gets a ``dedupe_key`` naming its cause, so a job that runs twice (arq delivers at
+least once) creates each notification once: ``registration:{focal_point}:sms``,
+``reminder:{directive}:{unit}:{offset}:email``...
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from shared.contracts import (
+    DeadlinePassed,
+    DirectiveIssued,
+    FocalPointRegistered,
+    FocalPointWithdrawn,
+    GoLive,
+    Message,
+    ReminderDue,
+)
+from shared.phones import is_mobile
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    dedupe_key: str
+    reason: str  # the template's name
+    channel: str  # email | sms
+    recipient: str
+    recipient_name: str | None
+    unit_code: str | None
+    directive_id: uuid.UUID | None
+    context: dict[str, Any]
+
+
+def plan(message: Message, *, office_email: str) -> list[Draft]:
+    context = message.model_dump()
+    directive = context["directive"]
+    unit = context.get("unit") or {}
+    drafts: list[Draft] = []
+
+    def add(key: str, reason: str, channel: str, recipient: str | None, name: str | None) -> None:
+        if recipient and (channel == "email" or is_mobile(recipient)):
+            drafts.append(Draft(key, reason, channel, recipient, name, unit.get("code"), directive["id"], context))
+
+    match message:
+        case FocalPointRegistered(focal_point=fp, superseded=old):
+            key = f"registration:{fp.id}"
+            add(f"{key}:sms", "focal_point_registered", "sms", fp.phone, fp.full_name)
+            add(f"{key}:email", "focal_point_registered", "email", fp.email, fp.full_name)
+            add(f"{key}:unit-email", "focal_point_registered_unit", "email", message.unit.email, message.unit.name)
+            if old is not None:
+                add(f"{key}:superseded-email", "focal_point_superseded", "email", old.email, old.full_name)
+        case FocalPointWithdrawn(focal_point=fp):
+            key = f"withdrawal:{fp.id}"
+            add(f"{key}:sms", "focal_point_withdrawn", "sms", fp.phone, fp.full_name)
+            add(f"{key}:email", "focal_point_withdrawn", "email", fp.email, fp.full_name)
+            add(f"{key}:unit-email", "focal_point_withdrawn_unit", "email", message.unit.email, message.unit.name)
+        case DirectiveIssued(directive=d, unit=u):
+            key = f"directive:{d.id}:{u.code}"
+            add(f"{key}:email", "directive_issued", "email", u.email, u.name)
+            add(f"{key}:sms", "directive_issued", "sms", u.phone, u.name)
+        case ReminderDue(directive=d, unit=u, label=label):
+            key = f"reminder:{d.id}:{u.code}:{label}"
+            add(f"{key}:email", "reminder_due", "email", u.email, u.name)
+            add(f"{key}:sms", "reminder_due", "sms", u.phone, u.name)
+        case DeadlinePassed(directive=d):
+            add(f"digest:{d.id}:email", "deadline_digest", "email", office_email, "Văn phòng HĐND và UBND")
+        case GoLive(directive=d, focal_point=fp):
+            key = f"go-live:{d.id}:{fp.id}"
+            add(f"{key}:sms", "go_live", "sms", fp.phone, fp.full_name)
+            add(f"{key}:email", "go_live", "email", fp.email, fp.full_name)
+        case _:
+            raise ValueError(f"no plan for {type(message).__name__}")
+    return drafts

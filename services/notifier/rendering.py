@@ -1,0 +1,78 @@
+"""Turning a message into text with the Jinja2 templates in ``templates/`` (editable by non-programmers).
+
+Template variables are the message's own fields (``directive``, ``unit``, ``focal_point``...), plus
+filters for Vietnamese dates and phone numbers. Missing variables are an error, never a blank.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+
+from shared.phones import national_format
+from shared.sms import count_segments, fit, unaccent
+from shared.timeutil import to_vietnam
+
+SHIPPED = Path(__file__).parent / "templates"
+
+
+def _moment(value: datetime | str) -> datetime:
+    return to_vietnam(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
+def ngay(value: datetime | str) -> str:
+    return _moment(value).strftime("%d/%m/%Y")
+
+
+def gio(value: datetime | str) -> str:
+    return _moment(value).strftime("%H:%M ngày %d/%m/%Y")
+
+
+def han(value: datetime | str) -> str:
+    """An exclusive deadline as the dispatch words it: midnight is "trước ngày 15/02/2020"."""
+    moment = _moment(value)
+    if (moment.hour, moment.minute, moment.second) == (0, 0, 0):
+        return f"trước ngày {moment:%d/%m/%Y}"
+    return f"trước {moment:%H:%M} ngày {moment:%d/%m/%Y}"
+
+
+@lru_cache(maxsize=4)
+def environment(directory: str | None) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(directory or SHIPPED),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+        trim_blocks=False,
+    )
+    env.filters.update(ngay=ngay, gio=gio, han=han, so_dt=national_format)
+    return env
+
+
+def has_template(directory: str | None, reason: str, part: str) -> bool:
+    try:
+        environment(directory).get_template(f"{reason}.{part}.txt")
+    except TemplateNotFound:
+        return False
+    return True
+
+
+def render(directory: str | None, reason: str, part: str, context: dict[str, Any]) -> str:
+    text = environment(directory).get_template(f"{reason}.{part}.txt").render(context)
+    return text.strip() + ("\n" if part == "email" else "")
+
+
+def render_sms(
+    directory: str | None, reason: str, context: dict[str, Any], *, unaccented: bool, max_segments: int
+) -> tuple[str, str, int]:
+    """(text, encoding, segments): one line, unaccented if configured, cut to ``max_segments``."""
+    text = " ".join(render(directory, reason, "sms", context).split())
+    if unaccented:
+        text = unaccent(text)
+    text = fit(text, max_segments)
+    segments = count_segments(text)
+    return text, segments.encoding, segments.count

@@ -1,0 +1,268 @@
+"""Creating notifications and sending them: the notifier's use cases.
+
+- A notification row is committed (``created``) before any send; its ``dedupe_key`` makes creation
+  idempotent, so a job that runs twice creates and sends each notification once.
+- A send first *claims* the row (``created``/``temporary_failure`` → ``sending``, one atomic UPDATE),
+  so two workers never send the same row at once; no database session is held while the provider runs.
+- Temporary failures are retried with exponential backoff, up to ``max_attempts``; permanent ones are
+  not retried. A row stuck in ``sending`` (its worker died) is claimable again after ``stuck_after``.
+- SMS that are not urgent wait out the quiet hours (21:00–07:00 Vietnam time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, time, timedelta
+
+import structlog
+from prometheus_client import Counter
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.notifier.models import Notification
+from services.notifier.planning import Draft
+from services.notifier.providers import Outgoing, PermanentFailure, Provider, TemporaryFailure
+from services.notifier.ratelimit import ProviderRateLimiter
+from services.notifier.rendering import has_template, render, render_sms
+from services.notifier.settings import NotifierSettings
+from shared.timeutil import VIETNAM, to_vietnam, utcnow
+
+log = structlog.get_logger("notifier.sending")
+SENDS = Counter("ioc_notifier_sends_total", "Send attempts by outcome", ["channel", "outcome"])
+
+Schedule = Callable[[uuid.UUID, datetime, int], Awaitable[None]]
+
+
+def _clock(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def quiet_until(settings: NotifierSettings, now: datetime) -> datetime | None:
+    """The end of the SMS quiet hours if ``now`` falls inside them, else None."""
+    local = to_vietnam(now)
+    start, end = _clock(settings.sms_quiet_start), _clock(settings.sms_quiet_end)
+    moment = local.time()
+    inside = (start <= moment or moment < end) if start > end else (start <= moment < end)
+    if not inside:
+        return None
+    day = local.date() if moment < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=VIETNAM)
+
+
+def backoff(settings: NotifierSettings, attempts: int, hint: float | None = None) -> float:
+    delay = min(settings.retry_max_seconds, settings.retry_base_seconds * 2 ** max(0, attempts - 1))
+    delay *= random.uniform(0.9, 1.1)  # spread retries so that a recovered provider is not stampeded
+    return max(delay, hint or 0.0)
+
+
+class Sender:
+    def __init__(
+        self,
+        settings: NotifierSettings,
+        sessions: async_sessionmaker[AsyncSession],
+        providers: dict[str, Provider],
+        limiter: ProviderRateLimiter,
+        schedule: Schedule,
+    ) -> None:
+        self.settings, self.sessions, self.providers = settings, sessions, providers
+        self.limiter, self.schedule = limiter, schedule
+
+    def materialise(self, message_id: uuid.UUID, draft: Draft) -> dict[str, object]:
+        """A draft rendered into the row to insert."""
+        s = self.settings
+        row: dict[str, object] = {
+            "id": uuid.uuid4(),
+            "dedupe_key": draft.dedupe_key,
+            "message_id": message_id,
+            "reason": draft.reason,
+            "channel": draft.channel,
+            "recipient": draft.recipient,
+            "recipient_name": draft.recipient_name,
+            "unit_code": draft.unit_code,
+            "directive_id": draft.directive_id,
+        }
+        if draft.channel == "sms":
+            body, encoding, segments = render_sms(
+                s.templates_dir,
+                draft.reason,
+                draft.context,
+                unaccented=s.sms_unaccented,
+                max_segments=s.sms_max_segments,
+            )
+            row.update(body=body, sms_encoding=encoding, sms_segments=segments, subject=None)
+        else:
+            subject = render(s.templates_dir, draft.reason, "subject", draft.context).splitlines()[0]
+            row.update(
+                body=render(s.templates_dir, draft.reason, "email", draft.context),
+                subject=subject[:300],
+                sms_encoding=None,
+                sms_segments=None,
+            )
+        return row
+
+    async def create(self, message_id: uuid.UUID, drafts: list[Draft]) -> list[uuid.UUID]:
+        """Insert the drafts that do not exist yet; returns the ids of those still waiting to be sent."""
+        drafts = [d for d in drafts if has_template(self.settings.templates_dir, d.reason, d.channel)]
+        if not drafts:
+            return []
+        rows = [self.materialise(message_id, d) for d in drafts]
+        async with self.sessions() as session:
+            await session.execute(
+                pg_insert(Notification).values(rows).on_conflict_do_nothing(index_elements=[Notification.dedupe_key])
+            )
+            waiting = (
+                await session.scalars(
+                    select(Notification.id).where(
+                        Notification.dedupe_key.in_([d.dedupe_key for d in drafts]), Notification.status == "created"
+                    )
+                )
+            ).all()
+            await session.commit()
+        return list(waiting)
+
+    async def send(self, notification_id: uuid.UUID) -> str | None:
+        """One send attempt; returns the status it left, or None when there was nothing to do."""
+        now = utcnow()
+        quiet = quiet_until(self.settings, now)
+        claimed = await self._claim(notification_id, quiet_for_sms=quiet is not None)
+        if claimed is None:
+            if quiet is not None:
+                await self._defer_sms(notification_id, quiet)
+            return None
+        provider = self.providers[claimed.channel]
+        outgoing = Outgoing(
+            claimed.id, claimed.channel, claimed.recipient, claimed.recipient_name, claimed.subject, claimed.body
+        )
+        try:
+            await self.limiter.acquire(provider.name, provider.per_second)
+            accepted = await asyncio.wait_for(provider.send(outgoing), self.settings.send_timeout_seconds)
+        except PermanentFailure as exc:
+            return await self._finish(claimed, "permanent_failure", error=exc.reason, provider=exc.provider)
+        except TemporaryFailure as exc:
+            return await self._retry_later(claimed, exc.reason, exc.provider, exc.retry_after)
+        except TimeoutError:
+            return await self._retry_later(claimed, "timeout", provider.name, None)
+        return await self._finish(claimed, "sent", provider=accepted.provider, provider_ref=accepted.provider_ref)
+
+    async def _claim(self, notification_id: uuid.UUID, *, quiet_for_sms: bool):
+        n = Notification
+        stuck = func.now() - timedelta(seconds=self.settings.stuck_after_seconds)
+        conditions = [
+            n.id == notification_id,
+            n.next_attempt_at <= func.now() + timedelta(seconds=1),
+            or_(n.status.in_(("created", "temporary_failure")), and_(n.status == "sending", n.updated_at < stuck)),
+        ]
+        if quiet_for_sms:
+            conditions.append(or_(n.channel != "sms", n.urgent))
+        async with self.sessions() as session:
+            row = (
+                await session.execute(
+                    update(n)
+                    .where(*conditions)
+                    .values(status="sending", attempts=n.attempts + 1, updated_at=func.now())
+                    .returning(n.id, n.channel, n.recipient, n.recipient_name, n.subject, n.body, n.attempts)
+                )
+            ).one_or_none()
+            await session.commit()
+        return row
+
+    async def _defer_sms(self, notification_id: uuid.UUID, until: datetime) -> None:
+        n = Notification
+        async with self.sessions() as session:
+            deferred = (
+                await session.execute(
+                    update(n)
+                    .where(
+                        n.id == notification_id,
+                        n.channel == "sms",
+                        n.urgent.is_(False),
+                        n.status.in_(("created", "temporary_failure")),
+                        n.next_attempt_at < until,
+                    )
+                    .values(next_attempt_at=until, updated_at=func.now())
+                    .returning(n.attempts)
+                )
+            ).scalar_one_or_none()
+            await session.commit()
+        if deferred is not None:
+            log.info("sms_deferred_for_quiet_hours", notification=str(notification_id), until=until.isoformat())
+            await self.schedule(notification_id, until, deferred)
+
+    async def _retry_later(self, claimed, reason: str, provider: str, hint: float | None) -> str:
+        if claimed.attempts >= self.settings.max_attempts:
+            return await self._finish(
+                claimed,
+                "permanent_failure",
+                provider=provider,
+                error=f"gave up after {claimed.attempts} attempts: {reason}",
+            )
+        at = utcnow() + timedelta(seconds=backoff(self.settings, claimed.attempts, hint))
+        status = await self._finish(claimed, "temporary_failure", provider=provider, error=reason, retry_at=at)
+        await self.schedule(claimed.id, at, claimed.attempts)
+        return status
+
+    async def _finish(
+        self,
+        claimed,
+        status: str,
+        *,
+        provider: str,
+        provider_ref: str | None = None,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> str:
+        values: dict[str, object] = {
+            "status": status,
+            "provider": provider,
+            "updated_at": func.now(),
+            "last_error": error[:1000] if error else None,
+        }
+        if status == "sent":
+            values.update(sent_at=func.now(), provider_ref=provider_ref)
+        if retry_at is not None:
+            values["next_attempt_at"] = retry_at
+        async with self.sessions() as session:
+            # Only from "sending": a delivery receipt that arrived first keeps its final state.
+            await session.execute(
+                update(Notification)
+                .where(Notification.id == claimed.id, Notification.status == "sending")
+                .values(**values)
+            )
+            await session.commit()
+        SENDS.labels(claimed.channel, status).inc()
+        if status != "sent":
+            log.warning(
+                "send_failed",
+                notification=str(claimed.id),
+                channel=claimed.channel,
+                status=status,
+                provider=provider,
+                error=error,
+            )
+        return status
+
+    async def stuck(self, limit: int = 1000) -> list[uuid.UUID]:
+        """Rows a worker should have sent by now: their job was lost, or their worker died mid-send."""
+        n = Notification
+        late = func.now() - timedelta(seconds=self.settings.stuck_after_seconds)
+        async with self.sessions() as session:
+            return list(
+                (
+                    await session.scalars(
+                        select(n.id)
+                        .where(
+                            or_(
+                                and_(n.status.in_(("created", "temporary_failure")), n.next_attempt_at < late),
+                                and_(n.status == "sending", n.updated_at < late),
+                            )
+                        )
+                        .order_by(n.next_attempt_at)
+                        .limit(limit)
+                    )
+                ).all()
+            )

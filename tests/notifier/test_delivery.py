@@ -1,0 +1,46 @@
+"""End to end through a real arq worker: messages in, e-mails at an SMTP server and SMS at a gateway out."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from services.notifier.models import Notification
+from tests.notifier import messages
+from tests.notifier.conftest import enqueue, run_worker_until
+
+
+async def rows(notifier_db) -> list[Notification]:
+    async with notifier_db() as session:
+        return list((await session.scalars(select(Notification).order_by(Notification.dedupe_key))).all())
+
+
+def settled(notifier_db, count: int):
+    async def check() -> bool:
+        current = await rows(notifier_db)
+        return len(current) == count and all(r.status in ("sent", "permanent_failure") for r in current)
+
+    return check
+
+
+async def test_registration_reaches_the_person_and_the_unit(notifier_settings, notifier_db, smtp, gateway):
+    message = messages.registered()
+    await enqueue(notifier_settings, "notifier.focal_point.registered", message)
+    await run_worker_until(notifier_settings, settled(notifier_db, 3))
+
+    (sms,) = gateway.to("0912345678")
+    assert sms["Content"].startswith("UBND TP Ha Long: dong chi Nguyen Van Duc da duoc dang ky")
+    assert sms["IsUnicode"] == "0" and sms["Brandname"] == "UBND-HALONG"
+    (person,) = smtp.handler.to("duc.nv@halong.example")
+    assert person["Subject"] == "Xác nhận cán bộ đầu mối – văn bản 984/UBND"
+    body = person.get_content()
+    assert "Kính gửi đồng chí Nguyễn Văn Đức" in body and "0912 345 678" in body
+    assert "09:15 ngày 14/02/2020" in body
+    (unit,) = smtp.handler.to("ubnd.haphong@halong.example")
+    assert "Phường Hà Phong" in unit["Subject"]
+
+    stored = {r.channel + ":" + r.recipient: r for r in await rows(notifier_db)}
+    assert {r.status for r in stored.values()} == {"sent"}
+    text = stored["sms:+84912345678"]
+    assert str(text.id) == sms["RequestId"]
+    assert (text.sms_encoding, text.sms_segments) == ("GSM-7", 1)
+    assert text.provider == "sms:esms" and text.provider_ref
