@@ -47,5 +47,15 @@ def configure_logging(level: str = "INFO", *, json_output: bool = True) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    # Libraries (uvicorn, arq, alembic) log through the standard library: same level, same stream.
-    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    # Libraries (uvicorn, arq, alembic) log through the standard library: same level, same stream,
+    # and the same masking (arq prints the start of every job's arguments).
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    handler.addFilter(_MaskingFilter())
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+
+
+class _MaskingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = mask(record.getMessage()), None
+        return True

@@ -8,6 +8,7 @@ receipts never move a final state (``delivered``, ``permanent_failure``) backwar
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import uuid
 from typing import Annotated, Any
@@ -56,10 +57,8 @@ async def sms_receipt(
         n = Notification
         match = []
         if request_id:
-            try:
+            with contextlib.suppress(ValueError):  # not one of our ids: match on SMSID alone
                 match.append(n.id == uuid.UUID(request_id))
-            except ValueError:
-                pass
         if sms_id:
             match.append((n.provider == provider) & (n.provider_ref == sms_id))
         notification_id = None

@@ -35,6 +35,8 @@ log = structlog.get_logger("notifier.sending")
 SENDS = Counter("ioc_notifier_sends_total", "Send attempts by outcome", ["channel", "outcome"])
 
 Schedule = Callable[[uuid.UUID, datetime, int], Awaitable[None]]
+# A send waits at most this long for its provider's rate limit; beyond, it is rescheduled.
+MAX_RATE_WAIT_SECONDS = 5.0
 
 
 def _clock(value: str) -> time:
@@ -135,11 +137,14 @@ class Sender:
                 await self._defer_sms(notification_id, quiet)
             return None
         provider = self.providers[claimed.channel]
+        taken, wait = await self.limiter.reserve(provider.name, provider.per_second, MAX_RATE_WAIT_SECONDS)
+        if not taken:  # the provider is saturated for a while: hand the row back and come back later
+            return await self._release(claimed, utcnow() + timedelta(seconds=wait))
+        await asyncio.sleep(wait)
         outgoing = Outgoing(
             claimed.id, claimed.channel, claimed.recipient, claimed.recipient_name, claimed.subject, claimed.body
         )
         try:
-            await self.limiter.acquire(provider.name, provider.per_second)
             accepted = await asyncio.wait_for(provider.send(outgoing), self.settings.send_timeout_seconds)
         except PermanentFailure as exc:
             return await self._finish(claimed, "permanent_failure", error=exc.reason, provider=exc.provider)
@@ -192,6 +197,18 @@ class Sender:
         if deferred is not None:
             log.info("sms_deferred_for_quiet_hours", notification=str(notification_id), until=until.isoformat())
             await self.schedule(notification_id, until, deferred)
+
+    async def _release(self, claimed, at: datetime) -> None:
+        """Undo a claim (no attempt was made) and schedule the send for ``at``."""
+        async with self.sessions() as session:
+            await session.execute(
+                update(Notification)
+                .where(Notification.id == claimed.id, Notification.status == "sending")
+                .values(status="created", attempts=Notification.attempts - 1, next_attempt_at=at, updated_at=func.now())
+            )
+            await session.commit()
+        await self.schedule(claimed.id, at, claimed.attempts - 1)
+        return None
 
     async def _retry_later(self, claimed, reason: str, provider: str, hint: float | None) -> str:
         if claimed.attempts >= self.settings.max_attempts:

@@ -64,6 +64,7 @@ class NotifierSettings(CommonSettings):
     max_attempts: int = 8
     # The sweeper re-sends rows stuck this long in created/sending (a worker died mid-send).
     stuck_after_seconds: float = 120.0
+    sweep_every_seconds: int = 30  # a divisor of 60
     send_timeout_seconds: float = 20.0
     worker_concurrency: int = 50
 

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from services.notifier.planning import plan
 from services.notifier.providers import build_providers
 from services.notifier.ratelimit import ProviderRateLimiter
-from services.notifier.sending import Sender
+from services.notifier.sending import MAX_RATE_WAIT_SECONDS, Sender
 from services.notifier.settings import NotifierSettings, get_settings
 from shared import queues
 from shared.contracts import JOB_MESSAGES
@@ -110,11 +110,20 @@ def build_worker(settings: NotifierSettings | None = None, **options: Any) -> An
             *(message_job(name) for name in JOB_MESSAGES if name.startswith("notifier.")),
             queues.func(send_notification, name=SEND_JOB),
         ],
-        cron_jobs=[queues.cron(sweep, name="notifier.notifications.sweep", second={0, 30}, unique=True, timeout=25)],
+        cron_jobs=[
+            queues.cron(
+                sweep,
+                name="notifier.notifications.sweep",
+                unique=True,
+                run_at_startup=True,
+                second=set(range(0, 60, settings.sweep_every_seconds)),
+                timeout=25,
+            )
+        ],
         on_startup=startup,
         on_shutdown=shutdown,
         max_jobs=settings.worker_concurrency,
-        job_timeout=settings.send_timeout_seconds * 2 + 10,
+        job_timeout=settings.send_timeout_seconds + MAX_RATE_WAIT_SECONDS + 5,
         **options,
     )
 

@@ -127,7 +127,10 @@ async def enqueue(settings: NotifierSettings, job_name: str, message, *, job_id:
 
 
 async def run_worker_until(
-    settings: NotifierSettings, done: Callable[[], Awaitable[bool]], *, timeout: float = 20.0
+    settings: NotifierSettings,
+    done: Callable[[], Awaitable[bool]],
+    *,
+    timeout: float = 20.0,  # noqa: ASYNC109
 ) -> None:
     """Run a real notifier worker (arq, this event loop) until ``done()`` holds."""
     worker = build_worker(settings, handle_signals=False, poll_delay=0.05)

@@ -32,6 +32,7 @@ class Gateway:
     rejected_numbers: set[str] = field(default_factory=set)
     port: int = field(default_factory=free_port)
     timeout_seconds: float = 3.0
+    delay_seconds: float = 0.0  # every answer this late: a busy gateway
 
     @property
     def url(self) -> str:
@@ -40,6 +41,8 @@ class Gateway:
     async def _send(self, request: Request) -> JSONResponse:
         self.calls += 1
         body = await request.json()
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         if body.get("ApiKey") != self.api_key or body.get("SecretKey") != self.secret_key:
             return JSONResponse({"CodeResult": "101", "ErrorMessage": "Authorize failed"})
         if self.replies:

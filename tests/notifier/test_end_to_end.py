@@ -1,0 +1,149 @@
+"""From a ward app's registration to an e-mail at the SMTP server and an SMS at the gateway; and a
+worker killed mid-batch that loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from sqlalchemy import func, select
+
+from services.api.worker import OutboxRelay
+from services.notifier.models import Notification
+from shared import queues
+from tests.builders import auth, create_directive, create_key, create_unit, registration
+from tests.notifier import messages
+from tests.notifier.conftest import enqueue, run_worker_until
+
+
+async def count(notifier_db, *statuses: str) -> int:
+    async with notifier_db() as session:
+        query = select(func.count()).select_from(Notification)
+        if statuses:
+            query = query.where(Notification.status.in_(statuses))
+        return await session.scalar(query)
+
+
+async def test_a_registration_is_confirmed_by_email_and_sms(
+    client, db, registry_settings, notifier_settings, notifier_db, smtp, gateway
+):
+    await create_unit(db, "06652", name="Phường Hà Phong", email="ubnd.haphong@halong.example")
+    directive = await create_directive(db, ["06652"])
+    ward = await create_key(db, "ward_app", unit="06652")
+    response = await client.post(
+        "/v1/registrations",
+        headers=auth(ward),
+        json=registration(
+            directive.id, full_name="Trần Thị Ngọc Ánh", phone="0987 654 321", email="anh.ttn@halong.example"
+        ),
+    )
+    assert response.status_code == 201
+
+    # The registry's relay puts the outbox row on the notifier's queue.
+    relay_settings = registry_settings.model_copy(update={"queue_prefix": notifier_settings.queue_prefix})
+    redis = await queues.connect(relay_settings)
+    try:
+        assert await OutboxRelay(relay_settings, db, redis).drain() == 1
+    finally:
+        await redis.aclose()
+
+    async def delivered() -> bool:
+        return await count(notifier_db, "sent") == 3
+
+    await run_worker_until(notifier_settings, delivered)
+    (sms,) = gateway.to("0987654321")
+    assert "Tran Thi Ngoc Anh" in sms["Content"] and "Phuong Ha Phong" in sms["Content"]
+    (person,) = smtp.handler.to("anh.ttn@halong.example")
+    assert "Trần Thị Ngọc Ánh" in person.get_content()
+    (unit,) = smtp.handler.to("ubnd.haphong@halong.example")
+    assert "Trần Thị Ngọc Ánh" in unit.get_content()
+
+
+def worker_environment(settings) -> dict[str, str]:
+    gateway = settings.sms_gateways[0]
+    return {
+        **os.environ,
+        "IOC_DATABASE_URL": settings.database_url,
+        "IOC_REDIS_URL": settings.redis_url,
+        "IOC_QUEUE_PREFIX": settings.queue_prefix,
+        "IOC_LOG_JSON": "false",
+        "IOC_LOG_LEVEL": "WARNING",
+        "IOC_EMAIL_PROVIDER": "smtp",
+        "IOC_SMTP_HOST": "127.0.0.1",
+        "IOC_SMTP_PORT": str(settings.smtp_port),
+        "IOC_SMTP_SECURITY": "none",
+        "IOC_SMS_PROVIDER": "gateway",
+        "IOC_SMS_GATEWAYS": json.dumps(
+            [
+                {
+                    "name": gateway.name,
+                    "url": gateway.url,
+                    "per_second": 1000,
+                    "api_key": gateway.api_key.get_secret_value(),
+                    "secret_key": gateway.secret_key.get_secret_value(),
+                }
+            ]
+        ),
+        "IOC_EMAIL_PER_SECOND": "1000",
+        "IOC_STUCK_AFTER_SECONDS": "2",
+        "IOC_SWEEP_EVERY_SECONDS": "2",
+        "IOC_SEND_TIMEOUT_SECONDS": "2",
+        "IOC_RETRY_BASE_SECONDS": "0.2",
+        "IOC_WORKER_CONCURRENCY": "10",
+        "IOC_SMS_QUIET_START": settings.sms_quiet_start,
+        "IOC_SMS_QUIET_END": settings.sms_quiet_end,
+    }
+
+
+async def test_a_worker_killed_mid_batch_loses_nothing(notifier_settings, notifier_db, smtp, gateway):
+    gateway.delay_seconds = 0.05  # a busy gateway, so that the kill lands mid-batch
+    people = 40
+    for i in range(people):
+        fp = messages.focal_point(name=f"Cán bộ {i}", phone=f"+8491234{i:04d}", email=f"cb{i}@halong.example")
+        await enqueue(notifier_settings, "notifier.focal_point.registered", messages.registered(fp))
+    expected = people * 3  # SMS and e-mail to the person, e-mail to the unit
+
+    env = worker_environment(notifier_settings)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "services.notifier.worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(400):
+            if await count(notifier_db, "sent") >= 20:
+                break
+            await asyncio.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        assert await count(notifier_db, "sent") < expected, "the batch finished before the kill"
+    finally:
+        if first.poll() is None:
+            first.kill()
+
+    second = subprocess.Popen(
+        [sys.executable, "-m", "services.notifier.worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        for _ in range(1200):  # arq re-runs the killed jobs once their in-progress keys expire
+            if await count(notifier_db, "sent") == expected and await count(notifier_db) == expected:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"only {await count(notifier_db, 'sent')} of {expected} sent")
+    finally:
+        second.terminate()
+        second.wait(timeout=20)
+
+    # Every person got their SMS exactly once: the gateway refuses a repeated RequestId.
+    assert len(gateway.accepted) == people
+    assert len({m["Phone"] for m in gateway.accepted.values()}) == people
+    # Every e-mail arrived; a resend of one cut off mid-conversation can arrive twice, never more.
+    received = [m["X-IOC-Notification"] for m in smtp.handler.messages]
+    assert len(set(received)) == people * 2
+    assert all(received.count(i) <= 2 for i in set(received))
