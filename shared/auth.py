@@ -87,6 +87,57 @@ async def lookup_principal(conn: AsyncConnection | AsyncSession, key: str) -> Pr
     return Principal(row.id, row.name, Role(row.role), row.unit_code, row.rate_limit_per_minute)
 
 
+class KeyCache:
+    """Principals of recently seen keys, so that most requests need no key lookup.
+
+    A revocation must bite at once: every change to ``auth.api_keys`` fires a NOTIFY (a trigger made
+    by the registry's migration) and the app's listener empties the cache. While that listener is not
+    connected the cache is off, so a revocation is never missed; ``ttl`` bounds staleness regardless.
+    """
+
+    CHANNEL = "auth_keys_changed"
+
+    def __init__(self, ttl_seconds: float = 30.0, max_entries: int = 10_000) -> None:
+        self.ttl, self.max_entries = ttl_seconds, max_entries
+        self.enabled = False
+        self._entries: dict[bytes, tuple[Principal, float]] = {}
+
+    def get(self, digest: bytes) -> Principal | None:
+        if not self.enabled:
+            return None
+        hit = self._entries.get(digest)
+        if hit is None or hit[1] < time.monotonic():
+            return None
+        return hit[0]
+
+    def put(self, digest: bytes, principal: Principal) -> None:
+        if not self.enabled:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[digest] = (principal, time.monotonic() + self.ttl)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def listening(self, state: bool) -> None:
+        """Called by the LISTEN loop: on while it hears changes, off (and emptied) while it cannot."""
+        self.clear()
+        self.enabled = state
+
+
+async def resolve_principal(engine: AsyncEngine, cache: KeyCache | None, key: str) -> Principal | None:
+    """The key's principal from the cache, else from the database (one autocommit round trip)."""
+    digest = hash_key(key)
+    if cache is not None and (principal := cache.get(digest)) is not None:
+        return principal
+    async with engine.connect() as conn:
+        principal = await lookup_principal(conn, key)
+    if principal is not None and cache is not None:
+        cache.put(digest, principal)
+    return principal
+
+
 class RateLimiter:
     """A token bucket per key, in this process: limits hold without Redis, so an outage of Redis
     never turns into refused registrations. With N API replicas a key may reach N × its limit."""
@@ -131,10 +182,7 @@ async def authenticate(request: Request, token: str | None) -> Principal:
         return cached
     if not token or not token.startswith(KEY_PREFIX) or len(token) > 100:
         raise _unauthorized()
-    # An autocommit connection: one round trip, no BEGIN/ROLLBACK around the lookup.
-    engine: AsyncEngine = request.app.state.auth_engine
-    async with engine.connect() as conn:
-        principal = await lookup_principal(conn, token)
+    principal = await resolve_principal(request.app.state.auth_engine, request.app.state.key_cache, token)
     if principal is None:
         raise _unauthorized()
     request.state.principal = principal

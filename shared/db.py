@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -144,3 +145,17 @@ async def ensure_database(sqlalchemy_url: str) -> bool:
         return True
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def raw_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """The asyncpg connection under a pooled SQLAlchemy connection, for hot paths that skip the ORM.
+    A connection that failed is invalidated, so the pool does not hand it out again."""
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        try:
+            yield raw.driver_connection
+        except BaseException as exc:
+            if is_database_unavailable(exc):
+                await conn.invalidate()
+            raise

@@ -40,7 +40,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.auth import KEY_PREFIX, lookup_principal
+from shared.auth import KEY_PREFIX, resolve_principal
 from shared.db import is_database_unavailable
 from shared.problems import FieldError, send_problem
 
@@ -95,8 +95,7 @@ class IdempotencyMiddleware:
         try:
             principal = None
             if token.startswith(KEY_PREFIX):
-                async with engine.connect() as conn:
-                    principal = await lookup_principal(conn, token)
+                principal = await resolve_principal(engine, scope["app"].state.key_cache, token)
             if principal is None:  # the route will answer 401; nothing worth remembering
                 await self.app(scope, replay_receive, send)
                 return

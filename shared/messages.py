@@ -61,6 +61,10 @@ DETAILS: dict[str, tuple[str, str]] = {
         "Cơ sở dữ liệu tạm thời không khả dụng. Vui lòng thử lại sau.",
         "The database is temporarily unavailable. Please retry later.",
     ),
+    "database-busy": (
+        "Hệ thống đang quá tải. Vui lòng thử lại sau giây lát.",
+        "The service is overloaded. Please retry in a moment.",
+    ),
     "internal-error": (
         "Đã xảy ra lỗi không mong muốn. Mã yêu cầu: {request_id}.",
         "An unexpected error occurred. Request id: {request_id}.",

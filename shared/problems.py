@@ -15,6 +15,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope, Send
 
@@ -227,6 +228,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, sa_exc.TimeoutError):  # every pooled connection busy: overload, not an outage
+            log.warning("database_pool_exhausted")
+            return problem_response(
+                request,
+                503,
+                "service-unavailable",
+                "database-busy",
+                headers={"Retry-After": "1"},
+            )
         if is_database_unavailable(exc):
             log.warning("database_unavailable", error=type(exc).__name__)
             return problem_response(

@@ -24,9 +24,10 @@ class CommonSettings(BaseSettings):
     log_json: bool = True
 
     # Connection behaviour: fail fast so that a dead dependency answers 503, never hangs a request.
-    db_pool_size: int = 10
-    db_max_overflow: int = 10
+    db_pool_size: int = 20
+    db_max_overflow: int = 20
     db_connect_timeout_seconds: float = 3.0
-    db_pool_timeout_seconds: float = 3.0
+    # How long a request may queue for a pooled connection under load before it answers 503.
+    db_pool_timeout_seconds: float = 10.0
     db_statement_timeout_ms: int = 10_000
     redis_timeout_seconds: float = 1.0

@@ -86,3 +86,12 @@ def registration(directive_id: uuid.UUID | str, unit_code: str = "06652", **over
 
 # The principal service functions are called with when a test bypasses HTTP.
 OFFICE = Principal(uuid.UUID(int=1), "test office", Role.office, None, None)
+
+
+async def register_focal_point(db: Sessions, data, *, received_at: datetime | None = None):
+    """A registration through the service the API uses, received at ``received_at`` (default now)."""
+    from services.api.registrations.service import register
+    from shared.db import raw_connection
+
+    async with raw_connection(db.kw["bind"]) as conn:
+        return await register(conn, data, principal=OFFICE, received_at=received_at)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role, require
+from shared.db import raw_connection
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -17,6 +19,15 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 Session = Annotated[AsyncSession, Depends(_session)]
+
+
+async def _connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    async with raw_connection(request.app.state.engine) as conn:
+        yield conn
+
+
+# The bare asyncpg connection, for the registry's hot path (registrations); see registrations/repository.py.
+Connection = Annotated[asyncpg.Connection, Depends(_connection)]
 
 Office = Annotated[Principal, Depends(require(Role.office))]
 Reader = Annotated[Principal, Depends(require(Role.office, Role.ops_centre, Role.ward_app))]

@@ -12,7 +12,6 @@ import contextlib
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
 import structlog
 
 from services.api import notices, outbox
@@ -22,6 +21,7 @@ from shared import queues
 from shared.db import asyncpg_dsn, create_engine, session_factory
 from shared.idempotency import purge_idempotency_keys
 from shared.logs import configure_logging
+from shared.pglisten import listen_forever
 
 log = structlog.get_logger("registry.worker")
 
@@ -74,24 +74,17 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 30.0)
 
     async def _listen(self) -> None:
-        dsn = asyncpg_dsn(self.settings.database_url)
-        while True:
-            try:
-                conn = await asyncpg.connect(dsn, timeout=self.settings.db_connect_timeout_seconds)
-                try:
-                    await conn.add_listener(outbox.NOTIFY_CHANNEL, lambda *_: self.wake.set())
-                    self.wake.set()  # rows may have arrived while we were not listening
-                    while not conn.is_closed():
-                        await asyncio.sleep(5)
-                        await conn.execute("SELECT 1")  # notices nothing arrives on a dead connection
-                finally:
-                    with contextlib.suppress(Exception):
-                        await conn.close(timeout=2)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox_listen_failed", error=type(exc).__name__)
-                await asyncio.sleep(2)
+        def heard(listening: bool) -> None:
+            if listening:  # rows may have arrived while we were not listening
+                self.wake.set()
+
+        await listen_forever(
+            asyncpg_dsn(self.settings.database_url),
+            outbox.NOTIFY_CHANNEL,
+            self.wake.set,
+            on_state=heard,
+            connect_timeout=self.settings.db_connect_timeout_seconds,
+        )
 
 
 async def schedule_notices(ctx: dict[str, Any]) -> int:

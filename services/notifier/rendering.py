@@ -45,7 +45,7 @@ def environment(directory: str | None) -> Environment:
     env = Environment(
         loader=FileSystemLoader(directory or SHIPPED),
         undefined=StrictUndefined,
-        autoescape=False,
+        autoescape=False,  # noqa: S701
         keep_trailing_newline=False,
         trim_blocks=False,
     )

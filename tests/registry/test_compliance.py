@@ -11,9 +11,8 @@ import pytest
 from openpyxl import load_workbook
 
 from services.api.registrations.schemas import RegistrationCreate
-from services.api.registrations.service import register
 from shared.timeutil import VIETNAM
-from tests.builders import OFFICE, auth, create_directive, create_key, create_unit, registration
+from tests.builders import auth, create_directive, create_key, create_unit, register_focal_point, registration
 
 PROBLEM = "application/problem+json"
 DEADLINE = datetime(2020, 2, 15, tzinfo=VIETNAM)  # exclusive
@@ -38,8 +37,7 @@ async def directive_for(db, codes: list[str] | None = None):
 async def register_at(db, directive, code: str, when: datetime, **fields: object):
     """A registration received by the server at ``when`` (the service path the API uses)."""
     data = RegistrationCreate.model_validate(registration(directive.id, code, **fields))
-    async with db() as session:
-        out, created = await register(session, data, principal=OFFICE, received_at=when)
+    out, created = await register_focal_point(db, data, received_at=when)
     assert created
     return out
 

@@ -10,9 +10,8 @@ from sqlalchemy import select, text
 from services.api.models import OutboxMessage
 from services.api.notices import reminder_time, run_schedule
 from services.api.registrations.schemas import RegistrationCreate
-from services.api.registrations.service import register
 from shared.timeutil import VIETNAM, utcnow
-from tests.builders import OFFICE, create_directive, create_unit, registration
+from tests.builders import create_directive, create_unit, register_focal_point, registration
 
 DEADLINE = datetime(2020, 2, 15, tzinfo=VIETNAM)
 
@@ -44,10 +43,7 @@ async def jobs(db, name: str) -> list[dict]:
 
 
 async def register_at(db, directive, code: str, at: datetime) -> None:
-    async with db() as session:
-        await register(
-            session, RegistrationCreate(**registration(directive.id, unit_code=code)), principal=OFFICE, received_at=at
-        )
+    await register_focal_point(db, RegistrationCreate(**registration(directive.id, unit_code=code)), received_at=at)
 
 
 @pytest.fixture

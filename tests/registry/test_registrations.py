@@ -233,11 +233,9 @@ async def test_database_refuses_a_second_active_version(db, setup):
     from sqlalchemy.exc import IntegrityError
 
     from services.api.registrations.schemas import RegistrationCreate
-    from services.api.registrations.service import register
-    from tests.builders import OFFICE
+    from tests.builders import register_focal_point
 
-    async with db() as session:
-        await register(session, RegistrationCreate(**registration(setup["directive"].id)), principal=OFFICE)
+    await register_focal_point(db, RegistrationCreate(**registration(setup["directive"].id)))
     async with db() as session:
         existing = await session.scalar(select(FocalPoint))
         session.add(

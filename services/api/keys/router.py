@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from services.api.dependencies import Office, Session
 from services.api.keys import service
@@ -26,6 +26,8 @@ async def list_keys(session: Session, principal: Office) -> list[KeyOut]:
 
 
 @router.post("/{key_id}/revoke", response_model=KeyOut, responses={404: {"description": "No such key"}})
-async def revoke_key(session: Session, principal: Office, key_id: uuid.UUID) -> KeyOut:
+async def revoke_key(request: Request, session: Session, principal: Office, key_id: uuid.UUID) -> KeyOut:
     """Revoke a key; requests with it answer 401 from now on."""
-    return KeyOut.model_validate(await service.revoke_key(session, key_id))
+    revoked = KeyOut.model_validate(await service.revoke_key(session, key_id))
+    request.app.state.key_cache.clear()  # other processes hear of it through PostgreSQL NOTIFY
+    return revoked

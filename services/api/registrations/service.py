@@ -8,25 +8,29 @@ versions is the guarantee should anything bypass this code.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+import asyncpg
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api import outbox
 from services.api.messages import directive_ref, focal_point_ref, unit_ref
 from services.api.models import Directive, DirectiveUnit, FocalPoint, Unit
+from services.api.registrations import repository
 from services.api.registrations.schemas import NOMINATION_FIELDS, RegistrationCreate, RegistrationOut
 from services.api.units.service import find_unit
 from shared import queues
 from shared.auth import Principal, ensure_unit_scope
-from shared.contracts import FocalPointRegistered, FocalPointWithdrawn
+from shared.contracts import DirectiveRef, FocalPointRef, FocalPointRegistered, FocalPointWithdrawn, UnitRef
 from shared.problems import AppError, Conflict, NotFound
 from shared.timeutil import utcnow
 
 
 async def register(
-    session: AsyncSession,
+    conn: asyncpg.Connection,
     data: RegistrationCreate,
     *,
     principal: Principal,
@@ -38,47 +42,55 @@ async def register(
     ``received_at`` and ``notify=False`` exist for loading history (the demo seed), not for requests."""
     ensure_unit_scope(principal, data.unit_code)
     received_at = received_at or utcnow()
-    directive, unit = await _lock_addressed_unit(session, data.directive_id, data.unit_code)
-    latest = await _latest_version(session, directive.id, unit.id)
+    async with conn.transaction():
+        target = await repository.lock_addressed_unit(conn, data.directive_id, data.unit_code)
+        if target is None:
+            raise await _not_addressed(conn, data.directive_id, data.unit_code)
+        latest = await repository.latest_version(conn, target["directive_id"], target["unit_id"])
+        active = latest if latest is not None and latest["status"] == "active" else None
+        if active is not None and all(active[f] == getattr(data, f) for f in NOMINATION_FIELDS):
+            return _out_of_record(active, target), False
 
-    active = latest if latest is not None and latest.status == "active" else None
-    if active is not None and all(getattr(active, f) == getattr(data, f) for f in NOMINATION_FIELDS):
-        unchanged = _out(active, unit, directive)
-        await session.rollback()  # releases the lock; nothing to write
-        return unchanged, False
-
-    if active is not None:
-        await session.execute(
-            update(FocalPoint).where(FocalPoint.id == active.id).values(status="superseded", ended_at=received_at)
-        )
-    new = FocalPoint(
-        id=uuid.uuid4(),
-        directive_id=directive.id,
-        unit_id=unit.id,
-        version=(latest.version if latest else 0) + 1,
-        status="active",
-        **data.model_dump(include=set(NOMINATION_FIELDS)),
-        submitted_at=received_at,
-        standing_since=active.standing_since if active else received_at,
-        submitted_by=principal.name,
-    )
-    session.add(new)
-    if notify:
-        outbox.add_message(
-            session,
-            queue=queues.NOTIFIER,
-            job_name="notifier.focal_point.registered",
-            message=FocalPointRegistered(
+        new_id = uuid.uuid4()
+        fields = data.model_dump(include=set(NOMINATION_FIELDS))
+        new = {
+            **fields,
+            "id": new_id,
+            "version": (latest["version"] if latest else 0) + 1,
+            "status": "active",
+            "submitted_at": received_at,
+        }
+        outbox_row = None
+        if notify:
+            directive, unit = _refs_of_record(target)
+            message = FocalPointRegistered(
                 message_id=uuid.uuid4(),
                 occurred_at=received_at,
-                directive=directive_ref(directive),
-                unit=unit_ref(unit),
-                focal_point=focal_point_ref(new, directive),
-                superseded=focal_point_ref(active, directive) if active else None,
-            ),
+                directive=directive,
+                unit=unit,
+                focal_point=_focal_point_of_record(new, directive),
+                superseded=_focal_point_of_record(active, directive) if active else None,
+            )
+            outbox_row = (
+                message.message_id,
+                queues.NOTIFIER,
+                "notifier.focal_point.registered",
+                message.model_dump_json(),
+            )
+        await repository.write_version(
+            conn,
+            previous_id=active["id"] if active else None,
+            new_id=new_id,
+            at=received_at,
+            directive_id=target["directive_id"],
+            unit_id=target["unit_id"],
+            version=new["version"],
+            fields=fields,
+            standing_since=active["standing_since"] if active else received_at,
+            submitted_by=principal.name,
+            outbox=outbox_row,
         )
-    await session.commit()
-    return _out(new, unit, directive), True
+    return _out_of_record(new, target), True
 
 
 async def withdraw(session: AsyncSession, registration_id: uuid.UUID, *, reason: str, by: str) -> RegistrationOut:
@@ -142,38 +154,57 @@ async def history(session: AsyncSession, directive: Directive, unit_code: str) -
     return [_out(fp, unit, directive) for fp in rows]
 
 
-async def _lock_addressed_unit(
-    session: AsyncSession, directive_id: uuid.UUID, unit_code: str
-) -> tuple[Directive, Unit]:
-    """The directive and unit, with the unit's row of the directive locked until commit; 404/422 otherwise."""
-    row = (
-        await session.execute(
-            select(Directive, Unit)
-            .join(DirectiveUnit, DirectiveUnit.directive_id == Directive.id)
-            .join(Unit, Unit.id == DirectiveUnit.unit_id)
-            .where(Directive.id == directive_id, Unit.code == unit_code, Unit.active)
-            .with_for_update(of=DirectiveUnit)
-        )
-    ).one_or_none()
-    if row is not None:
-        return row
-    # The unhappy path: say precisely what is wrong.
-    directive = await session.get(Directive, directive_id)
-    if directive is None:
-        raise NotFound("directive-not-found", id=str(directive_id))
-    if await find_unit(session, unit_code) is None:
-        raise NotFound("unit-not-found", code=unit_code)
-    raise AppError(422, "validation-error", "unit-not-addressed", number=directive.number, code=unit_code)
+async def _not_addressed(conn: asyncpg.Connection, directive_id: uuid.UUID, unit_code: str) -> AppError:
+    """Why a registration has no addressed unit to lock: say precisely what is wrong."""
+    number = await repository.directive_exists(conn, directive_id)
+    if number is None:
+        return NotFound("directive-not-found", id=str(directive_id))
+    if not await repository.unit_exists(conn, unit_code):
+        return NotFound("unit-not-found", code=unit_code)
+    return AppError(422, "validation-error", "unit-not-addressed", number=number, code=unit_code)
 
 
-async def _latest_version(session: AsyncSession, directive_id: uuid.UUID, unit_id: int) -> FocalPoint | None:
-    """The newest version; it is the active one if any is (a new version always supersedes the active).
-    Read after the lock, in its own statement, so that it sees what a concurrent registrar committed."""
-    return await session.scalar(
-        select(FocalPoint)
-        .where(FocalPoint.directive_id == directive_id, FocalPoint.unit_id == unit_id)
-        .order_by(FocalPoint.version.desc())
-        .limit(1)
+def _refs_of_record(target: asyncpg.Record) -> tuple[DirectiveRef, UnitRef]:
+    directive = DirectiveRef(
+        id=target["directive_id"],
+        number=target["number"],
+        title=target["title"],
+        deadline=target["deadline"],
+        operation_starts_at=target["operation_starts_at"],
+    )
+    unit = UnitRef(
+        code=target["code"], name=target["name"], kind=target["kind"], email=target["email"], phone=target["phone"]
+    )
+    return directive, unit
+
+
+def _focal_point_of_record(fp: Mapping[str, Any], directive: DirectiveRef) -> FocalPointRef:
+    return FocalPointRef(
+        id=fp["id"],
+        version=fp["version"],
+        full_name=fp["full_name"],
+        position=fp["position"],
+        phone=fp["phone"],
+        email=fp["email"],
+        submitted_at=fp["submitted_at"],
+        on_time=fp["submitted_at"] < directive.deadline,
+    )
+
+
+def _out_of_record(fp: Mapping[str, Any], target: asyncpg.Record) -> RegistrationOut:
+    return RegistrationOut(
+        id=fp["id"],
+        directive_id=target["directive_id"],
+        unit_code=target["code"],
+        version=fp["version"],
+        status=fp["status"],
+        full_name=fp["full_name"],
+        position=fp["position"],
+        phone=fp["phone"],
+        email=fp["email"],
+        note=fp["note"],
+        submitted_at=fp["submitted_at"],
+        on_time=fp["submitted_at"] < target["deadline"],
     )
 
 

@@ -30,6 +30,7 @@ from services.api.units import service as units
 from services.api.units.importer import import_units
 from services.api.units.schemas import UnitPatch
 from shared.auth import Principal, Role
+from shared.db import raw_connection
 from shared.text import fold_for_search
 from shared.timeutil import VIETNAM, vietnam_midnight, vietnam_today
 
@@ -222,4 +223,5 @@ async def _register(
         phone=phone,
         email=f"{login[-1]}.{''.join(w[0] for w in login[:-1])}@halong.example",
     )
-    await registrations.register(session, body, principal=SEEDER, received_at=at, notify=False)
+    async with raw_connection(session.bind) as conn:
+        await registrations.register(conn, body, principal=SEEDER, received_at=at, notify=False)

@@ -1,0 +1,100 @@
+"""What every HTTP service has in common, assembled once: the database engine and Redis client for
+the app's lifetime, API-key auth with its cache and its revocation listener, problem+json errors,
+request ids and access logs, metrics, the body limit, Idempotency-Key, ``/healthz`` and ``/readyz``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import redis.asyncio as aioredis
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import Table
+
+from shared.auth import KeyCache, RateLimiter, Role
+from shared.db import asyncpg_dsn, create_engine, session_factory
+from shared.health import database_check, health_router, redis_check
+from shared.http import BodyLimit, RequestContext
+from shared.idempotency import IdempotencyMiddleware
+from shared.logs import configure_logging
+from shared.metrics import RequestMetrics
+from shared.pglisten import listen_forever
+from shared.problems import install_problem_handlers
+from shared.settings import CommonSettings
+
+
+def create_service_app(
+    settings: CommonSettings,
+    *,
+    service: str,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    idempotency_table: Table,
+    rate_limits: dict[Role, int],
+    max_body_bytes: int = 1024 * 1024,
+) -> FastAPI:
+    configure_logging(settings.log_level, json_output=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine, app.state.sessions = engine, session_factory(engine)
+        # Key lookups run outside any transaction: one round trip, no BEGIN/ROLLBACK.
+        app.state.auth_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        app.state.redis = aioredis.Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.redis_timeout_seconds,
+            socket_connect_timeout=settings.redis_timeout_seconds,
+        )
+        cache: KeyCache = app.state.key_cache
+        listener = asyncio.create_task(
+            listen_forever(
+                asyncpg_dsn(settings.database_url),
+                KeyCache.CHANNEL,
+                cache.clear,
+                on_state=cache.listening,
+                connect_timeout=settings.db_connect_timeout_seconds,
+            )
+        )
+        gc.freeze()  # what exists after start-up lives forever: keep it out of every collection
+        try:
+            yield
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            await app.state.redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title=title, version="1.0.0", description=description, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.key_cache = KeyCache()
+    app.state.rate_limiter = RateLimiter(rate_limits)
+    install_problem_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    app.include_router(
+        health_router(
+            {
+                "database": database_check(lambda: app.state.engine),
+                "redis": redis_check(lambda: app.state.redis),
+            }
+        )
+    )
+
+    # Added innermost first: a request meets RequestContext, metrics, the body limit, then idempotency.
+    app.add_middleware(
+        IdempotencyMiddleware,
+        engine_getter=lambda scope: scope["app"].state.auth_engine,
+        table=idempotency_table,
+        lease=timedelta(seconds=30),
+    )
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RequestMetrics, service=service)
+    app.add_middleware(RequestContext)
+    return app
