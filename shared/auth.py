@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import CheckConstraint, DateTime, Integer, LargeBinary, String, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy import CheckConstraint, DateTime, Integer, LargeBinary, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base
@@ -73,20 +73,6 @@ class Principal:
     rate_limit_per_minute: int | None
 
 
-async def lookup_principal(conn: AsyncConnection | AsyncSession, key: str) -> Principal | None:
-    """The active key's principal, or None for an unknown or revoked key."""
-    row = (
-        await conn.execute(
-            select(ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.unit_code, ApiKey.rate_limit_per_minute).where(
-                ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)
-            )
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    return Principal(row.id, row.name, Role(row.role), row.unit_code, row.rate_limit_per_minute)
-
-
 class KeyCache:
     """Principals of recently seen keys, so that most requests need no key lookup.
 
@@ -126,14 +112,22 @@ class KeyCache:
         self.enabled = state
 
 
-async def resolve_principal(engine: AsyncEngine, cache: KeyCache | None, key: str) -> Principal | None:
-    """The key's principal from the cache, else from the database (one autocommit round trip)."""
+LOOKUP = (
+    "SELECT id, name, role, unit_code, rate_limit_per_minute FROM auth.api_keys "
+    "WHERE key_hash = $1 AND revoked_at IS NULL"
+)
+
+
+async def resolve_principal(pool: asyncpg.Pool, cache: KeyCache | None, key: str) -> Principal | None:
+    """The key's principal from the cache, else from the database (one round trip, no transaction)."""
     digest = hash_key(key)
     if cache is not None and (principal := cache.get(digest)) is not None:
         return principal
-    async with engine.connect() as conn:
-        principal = await lookup_principal(conn, key)
-    if principal is not None and cache is not None:
+    row = await pool.fetchrow(LOOKUP, digest, timeout=10)
+    if row is None:
+        return None
+    principal = Principal(row["id"], row["name"], Role(row["role"]), row["unit_code"], row["rate_limit_per_minute"])
+    if cache is not None:
         cache.put(digest, principal)
     return principal
 
@@ -182,7 +176,7 @@ async def authenticate(request: Request, token: str | None) -> Principal:
         return cached
     if not token or not token.startswith(KEY_PREFIX) or len(token) > 100:
         raise _unauthorized()
-    principal = await resolve_principal(request.app.state.auth_engine, request.app.state.key_cache, token)
+    principal = await resolve_principal(request.app.state.pg, request.app.state.key_cache, token)
     if principal is None:
         raise _unauthorized()
     request.state.principal = principal

@@ -159,3 +159,24 @@ async def raw_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connectio
             if is_database_unavailable(exc):
                 await conn.invalidate()
             raise
+
+
+async def create_pg_pool(settings: CommonSettings) -> asyncpg.Pool:
+    """An asyncpg pool beside the engine's, for the few hot paths that skip the ORM. Created lazily
+    (min_size=0) so that an app starts even while PostgreSQL is down, and answers 503 meanwhile."""
+    return await asyncpg.create_pool(
+        asyncpg_dsn(settings.database_url),
+        min_size=0,
+        max_size=settings.db_pool_size,
+        timeout=settings.db_connect_timeout_seconds,
+        command_timeout=settings.db_statement_timeout_ms / 1000 + 5,
+        server_settings={"statement_timeout": str(settings.db_statement_timeout_ms), "application_name": "ioc"},
+        reset=_end_transaction,
+    )
+
+
+async def _end_transaction(conn: asyncpg.Connection) -> None:
+    """On release: only what our hot paths could leave behind (they set no session state, take no
+    advisory locks and LISTEN elsewhere), instead of asyncpg's RESET ALL round trip every time."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")

@@ -68,10 +68,8 @@ def idempotency_table(metadata: MetaData) -> Table:
 
 
 class IdempotencyMiddleware:
-    def __init__(
-        self, app: ASGIApp, *, engine_getter: Any, table: Table, lease: timedelta = timedelta(seconds=30)
-    ) -> None:
-        self.app, self.engine_getter, self.table, self.lease = app, engine_getter, table, lease
+    def __init__(self, app: ASGIApp, *, table: Table, lease: timedelta = timedelta(seconds=30)) -> None:
+        self.app, self.table, self.lease = app, table, lease
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers", ()))
@@ -91,11 +89,12 @@ class IdempotencyMiddleware:
             )
             return
         token = headers.get(b"authorization", b"").decode("latin-1").removeprefix("Bearer ").strip()
-        engine: AsyncEngine = self.engine_getter(scope)
+        state = scope["app"].state
+        engine: AsyncEngine = state.engine
         try:
             principal = None
             if token.startswith(KEY_PREFIX):
-                principal = await resolve_principal(engine, scope["app"].state.key_cache, token)
+                principal = await resolve_principal(state.pg, state.key_cache, token)
             if principal is None:  # the route will answer 401; nothing worth remembering
                 await self.app(scope, replay_receive, send)
                 return

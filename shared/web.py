@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import Table
 
 from shared.auth import KeyCache, RateLimiter, Role
-from shared.db import asyncpg_dsn, create_engine, session_factory
+from shared.db import asyncpg_dsn, create_engine, create_pg_pool, session_factory
 from shared.health import database_check, health_router, redis_check
 from shared.http import BodyLimit, RequestContext
 from shared.idempotency import IdempotencyMiddleware
@@ -44,8 +44,8 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         app.state.engine, app.state.sessions = engine, session_factory(engine)
-        # Key lookups run outside any transaction: one round trip, no BEGIN/ROLLBACK.
-        app.state.auth_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Hot paths (key lookups, registrations) use asyncpg's own pool: no ORM, no greenlet hop.
+        app.state.pg = await create_pg_pool(settings)
         app.state.redis = aioredis.Redis.from_url(
             settings.redis_url,
             socket_timeout=settings.redis_timeout_seconds,
@@ -69,6 +69,7 @@ def create_service_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
             await app.state.redis.aclose()
+            await app.state.pg.close()
             await engine.dispose()
 
     app = FastAPI(title=title, version="1.0.0", description=description, lifespan=lifespan)
@@ -90,7 +91,6 @@ def create_service_app(
     # Added innermost first: a request meets RequestContext, metrics, the body limit, then idempotency.
     app.add_middleware(
         IdempotencyMiddleware,
-        engine_getter=lambda scope: scope["app"].state.auth_engine,
         table=idempotency_table,
         lease=timedelta(seconds=30),
     )

@@ -34,10 +34,11 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         service="registry",
         title="IOC Hạ Long – Registry",
         description=DESCRIPTION,
+        # Registrations first: routes are matched in order, and it is the path the ward apps hammer.
         routers=[
+            registrations_router,
             units_router,
             directives_router,
-            registrations_router,
             compliance_router,
             keys_router,
             metrics_router(),

@@ -10,7 +10,6 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Principal, Role, require
-from shared.db import raw_connection
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -22,7 +21,7 @@ Session = Annotated[AsyncSession, Depends(_session)]
 
 
 async def _connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
-    async with raw_connection(request.app.state.engine) as conn:
+    async with request.app.state.pg.acquire() as conn:
         yield conn
 
 

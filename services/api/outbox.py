@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from arq import ArqRedis
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.api.models import OutboxMessage
 from shared.contracts import JOB_MESSAGES, Message
 from shared.queues import enqueue_message
+from shared.timeutil import utcnow
 
 log = structlog.get_logger("outbox")
 
@@ -41,11 +43,15 @@ def add_message(session: AsyncSession, *, queue: str, job_name: str, message: Me
     )
 
 
+Composer = Callable[[AsyncSession, uuid.UUID, dict[str, Any]], Awaitable[Message]]
+
+
 async def relay_pending(
     sessions: async_sessionmaker[AsyncSession],
     redis: ArqRedis,
     *,
     queue_name: Callable[[str], str],
+    composers: dict[str, Composer],
     batch_size: int = 500,
     redis_timeout: float = 2.0,
 ) -> int:
@@ -53,7 +59,10 @@ async def relay_pending(
 
     Rows are locked with SKIP LOCKED, so several relays (scaled workers) share the work without
     enqueueing a row twice at the same time, and a relay that dies mid-batch leaves its rows pending.
+    A row without a payload (a registration: its database function stores only ids) has its message
+    composed by ``composers[job_name]`` first, and kept in the row.
     """
+    relayed = 0
     async with sessions() as session, session.begin():
         rows = (
             await session.scalars(
@@ -64,11 +73,12 @@ async def relay_pending(
                 .with_for_update(skip_locked=True)
             )
         ).all()
-        if not rows:
-            return 0
-        relayed: list[uuid.UUID] = []
-        try:
-            for row in rows:
+        now = utcnow()
+        for row in rows:
+            try:
+                if row.payload is None:
+                    composed = await composers[row.job_name](session, row.id, row.ref or {})
+                    row.payload = composed.model_dump(mode="json")
                 await asyncio.wait_for(
                     enqueue_message(
                         redis,
@@ -79,27 +89,18 @@ async def relay_pending(
                     ),
                     redis_timeout,
                 )
-                relayed.append(row.id)
-        except Exception as exc:  # Redis away: keep what went through, the rest waits for the next pass
-            log.warning(
-                "outbox_relay_interrupted",
-                relayed=len(relayed),
-                pending=len(rows) - len(relayed),
-                error=type(exc).__name__,
-            )
-            failed = rows[len(relayed)]
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == failed.id)
-                .values(attempts=OutboxMessage.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:500])
-            )
-        if relayed:
-            await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id.in_(relayed)).values(relayed_at=func.now())
-            )
+            except Exception as exc:  # Redis away: keep what went through, the rest waits for the next pass
+                log.warning(
+                    "outbox_relay_interrupted", relayed=relayed, pending=len(rows) - relayed, error=type(exc).__name__
+                )
+                row.attempts += 1
+                row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                break
+            row.relayed_at = now
+            relayed += 1
     if relayed:
-        log.info("outbox_relayed", count=len(relayed))
-    return len(relayed)
+        log.info("outbox_relayed", count=relayed)
+    return relayed
 
 
 async def pending_count(session: AsyncSession) -> int:

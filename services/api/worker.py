@@ -16,6 +16,7 @@ import structlog
 
 from services.api import notices, outbox
 from services.api.models import idempotency_keys
+from services.api.registrations.service import compose_registered
 from services.api.settings import RegistrySettings, get_settings
 from shared import queues
 from shared.db import asyncpg_dsn, create_engine, session_factory
@@ -52,6 +53,7 @@ class OutboxRelay:
                 self.sessions,
                 self.redis,
                 queue_name=lambda s: queues.queue_name(self.settings, s),
+                composers={"notifier.focal_point.registered": compose_registered},
                 batch_size=self.settings.outbox_batch_size,
                 redis_timeout=self.settings.redis_timeout_seconds + 1,
             )

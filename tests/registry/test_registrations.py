@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.api.models import FocalPoint, OutboxMessage
+from services.api.registrations.service import compose_registered
 from tests.builders import auth, create_directive, create_key, create_unit, registration
 
 
@@ -209,8 +210,12 @@ async def test_replacement_is_a_new_version_and_history_keeps_all(client, db, se
     async with db() as session:
         jobs = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at))).all()
     assert [j.job_name for j in jobs] == ["notifier.focal_point.registered"] * 2
-    assert jobs[1].payload["superseded"]["full_name"] == "Nguyễn Văn An"
-    assert jobs[1].payload["focal_point"]["phone"] == "+84987654321"
+    # The registration stores ids only; the relay composes the message the notifier gets.
+    async with db() as session:
+        message = await compose_registered(session, jobs[1].id, jobs[1].ref)
+    assert message.message_id == jobs[1].id
+    assert message.superseded.full_name == "Nguyễn Văn An"
+    assert message.focal_point.phone == "+84987654321" and message.focal_point.version == 2
 
 
 async def test_concurrent_registrations_leave_exactly_one_active(client, db, setup):

@@ -8,7 +8,6 @@ versions is the guarantee should anything bypass this code.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +23,7 @@ from services.api.registrations.schemas import NOMINATION_FIELDS, RegistrationCr
 from services.api.units.service import find_unit
 from shared import queues
 from shared.auth import Principal, ensure_unit_scope
-from shared.contracts import DirectiveRef, FocalPointRef, FocalPointRegistered, FocalPointWithdrawn, UnitRef
+from shared.contracts import FocalPointRegistered, FocalPointWithdrawn
 from shared.problems import AppError, Conflict, NotFound
 from shared.timeutil import utcnow
 
@@ -41,56 +40,57 @@ async def register(
     when the body equals the active focal point, and then nothing changes and nothing is sent.
     ``received_at`` and ``notify=False`` exist for loading history (the demo seed), not for requests."""
     ensure_unit_scope(principal, data.unit_code)
-    received_at = received_at or utcnow()
-    async with conn.transaction():
-        target = await repository.lock_addressed_unit(conn, data.directive_id, data.unit_code)
-        if target is None:
-            raise await _not_addressed(conn, data.directive_id, data.unit_code)
-        latest = await repository.latest_version(conn, target["directive_id"], target["unit_id"])
-        active = latest if latest is not None and latest["status"] == "active" else None
-        if active is not None and all(active[f] == getattr(data, f) for f in NOMINATION_FIELDS):
-            return _out_of_record(active, target), False
+    row = await repository.register(
+        conn,
+        directive_id=data.directive_id,
+        unit_code=data.unit_code,
+        fields=data.model_dump(include=set(NOMINATION_FIELDS)),
+        received_at=received_at or utcnow(),
+        submitted_by=principal.name,
+        outbox=(uuid.uuid4(), queues.NOTIFIER, "notifier.focal_point.registered") if notify else None,
+    )
+    match row["outcome"]:
+        case "directive_not_found":
+            raise NotFound("directive-not-found", id=str(data.directive_id))
+        case "unit_not_found":
+            raise NotFound("unit-not-found", code=data.unit_code)
+        case "not_addressed":
+            raise AppError(
+                422, "validation-error", "unit-not-addressed", number=row["directive_number"], code=data.unit_code
+            )
+    registration = RegistrationOut(
+        id=row["id"],
+        directive_id=data.directive_id,
+        unit_code=data.unit_code,
+        version=row["version"],
+        status=row["status"],
+        full_name=row["full_name"],
+        position=row["position"],
+        phone=row["phone"],
+        email=row["email"],
+        note=row["note"],
+        submitted_at=row["submitted_at"],
+        on_time=row["submitted_at"] < row["deadline"],
+    )
+    return registration, row["outcome"] == "created"
 
-        new_id = uuid.uuid4()
-        fields = data.model_dump(include=set(NOMINATION_FIELDS))
-        new = {
-            **fields,
-            "id": new_id,
-            "version": (latest["version"] if latest else 0) + 1,
-            "status": "active",
-            "submitted_at": received_at,
-        }
-        outbox_row = None
-        if notify:
-            directive, unit = _refs_of_record(target)
-            message = FocalPointRegistered(
-                message_id=uuid.uuid4(),
-                occurred_at=received_at,
-                directive=directive,
-                unit=unit,
-                focal_point=_focal_point_of_record(new, directive),
-                superseded=_focal_point_of_record(active, directive) if active else None,
-            )
-            outbox_row = (
-                message.message_id,
-                queues.NOTIFIER,
-                "notifier.focal_point.registered",
-                message.model_dump_json(),
-            )
-        await repository.write_version(
-            conn,
-            previous_id=active["id"] if active else None,
-            new_id=new_id,
-            at=received_at,
-            directive_id=target["directive_id"],
-            unit_id=target["unit_id"],
-            version=new["version"],
-            fields=fields,
-            standing_since=active["standing_since"] if active else received_at,
-            submitted_by=principal.name,
-            outbox=outbox_row,
-        )
-    return _out_of_record(new, target), True
+
+async def compose_registered(session: AsyncSession, outbox_id: uuid.UUID, ref: dict[str, Any]) -> FocalPointRegistered:
+    """The message of a registration's outbox row, from the ids the database function stored in it."""
+    new = await session.get(FocalPoint, uuid.UUID(ref["focal_point_id"]))
+    assert new is not None
+    old = await session.get(FocalPoint, uuid.UUID(ref["superseded_id"])) if ref.get("superseded_id") else None
+    directive = await session.get(Directive, new.directive_id)
+    unit = await session.get(Unit, new.unit_id)
+    assert directive is not None and unit is not None
+    return FocalPointRegistered(
+        message_id=outbox_id,
+        occurred_at=new.submitted_at,
+        directive=directive_ref(directive),
+        unit=unit_ref(unit),
+        focal_point=focal_point_ref(new, directive),
+        superseded=focal_point_ref(old, directive) if old else None,
+    )
 
 
 async def withdraw(session: AsyncSession, registration_id: uuid.UUID, *, reason: str, by: str) -> RegistrationOut:
@@ -152,60 +152,6 @@ async def history(session: AsyncSession, directive: Directive, unit_code: str) -
         .order_by(FocalPoint.version.desc())
     )
     return [_out(fp, unit, directive) for fp in rows]
-
-
-async def _not_addressed(conn: asyncpg.Connection, directive_id: uuid.UUID, unit_code: str) -> AppError:
-    """Why a registration has no addressed unit to lock: say precisely what is wrong."""
-    number = await repository.directive_exists(conn, directive_id)
-    if number is None:
-        return NotFound("directive-not-found", id=str(directive_id))
-    if not await repository.unit_exists(conn, unit_code):
-        return NotFound("unit-not-found", code=unit_code)
-    return AppError(422, "validation-error", "unit-not-addressed", number=number, code=unit_code)
-
-
-def _refs_of_record(target: asyncpg.Record) -> tuple[DirectiveRef, UnitRef]:
-    directive = DirectiveRef(
-        id=target["directive_id"],
-        number=target["number"],
-        title=target["title"],
-        deadline=target["deadline"],
-        operation_starts_at=target["operation_starts_at"],
-    )
-    unit = UnitRef(
-        code=target["code"], name=target["name"], kind=target["kind"], email=target["email"], phone=target["phone"]
-    )
-    return directive, unit
-
-
-def _focal_point_of_record(fp: Mapping[str, Any], directive: DirectiveRef) -> FocalPointRef:
-    return FocalPointRef(
-        id=fp["id"],
-        version=fp["version"],
-        full_name=fp["full_name"],
-        position=fp["position"],
-        phone=fp["phone"],
-        email=fp["email"],
-        submitted_at=fp["submitted_at"],
-        on_time=fp["submitted_at"] < directive.deadline,
-    )
-
-
-def _out_of_record(fp: Mapping[str, Any], target: asyncpg.Record) -> RegistrationOut:
-    return RegistrationOut(
-        id=fp["id"],
-        directive_id=target["directive_id"],
-        unit_code=target["code"],
-        version=fp["version"],
-        status=fp["status"],
-        full_name=fp["full_name"],
-        position=fp["position"],
-        phone=fp["phone"],
-        email=fp["email"],
-        note=fp["note"],
-        submitted_at=fp["submitted_at"],
-        on_time=fp["submitted_at"] < target["deadline"],
-    )
 
 
 def _out(fp: FocalPoint, unit: Unit, directive: Directive) -> RegistrationOut:
