@@ -116,6 +116,48 @@ class GoLive(Message):
     focal_point: FocalPointRef
 
 
+class UnitChanged(Message):
+    """A unit was created or changed in the registry's directory (services that keep a copy listen)."""
+
+    type: Literal["registry.unit.changed"] = "registry.unit.changed"
+    unit: UnitRef
+    parent_code: str | None = None
+    active: bool
+    staff_headcount: int | None = None
+
+
+class AdoptionNudge(Message):
+    """A unit's staff adoption is below target this week: its official contact is reminded."""
+
+    type: Literal["adoption.unit.lagging"] = "adoption.unit.lagging"
+    unit: UnitRef
+    week: str  # ISO week, e.g. "2020-W09"
+    staff_total: int
+    staff_adopted: int
+    staff_rate: float
+    target_rate: float
+
+
+class AdoptionDigestUnit(Contract):
+    unit: UnitRef
+    staff_total: int | None = None
+    staff_adopted: int
+    staff_rate: float | None = None
+    citizens_adopted: int
+
+
+class AdoptionDigest(Message):
+    """The week's adoption for the Office: the units below target first."""
+
+    type: Literal["adoption.weekly_digest"] = "adoption.weekly_digest"
+    week: str
+    target_rate: float
+    staff_total: int
+    staff_adopted: int
+    citizens_adopted: int
+    lagging: list[AdoptionDigestUnit]
+
+
 # Job names (service.domain.verb) and the message each one takes as its only argument.
 JOB_MESSAGES: dict[str, type[Message]] = {
     "notifier.focal_point.registered": FocalPointRegistered,
@@ -124,4 +166,7 @@ JOB_MESSAGES: dict[str, type[Message]] = {
     "notifier.reminder.due": ReminderDue,
     "notifier.directive.deadline_passed": DeadlinePassed,
     "notifier.directive.go_live": GoLive,
+    "notifier.adoption.lagging": AdoptionNudge,
+    "notifier.adoption.digest": AdoptionDigest,
+    "adoption.unit.changed": UnitChanged,
 }

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.api import outbox
+from services.api.messages import unit_ref
 from services.api.models import Unit, UnitChange
 from services.api.units.schemas import REQUIRED_ON_PATCH, UnitCreate, UnitPatch, snapshot
+from shared import queues
 from shared.auth import Principal
+from shared.contracts import UnitChanged
 from shared.db import violated_constraint
 from shared.problems import Conflict, FieldError, InvalidFields, NotFound
 from shared.text import fold_for_search
@@ -62,6 +68,14 @@ async def _check_parent(session: AsyncSession, code: str, parent_code: str | Non
         raise InvalidFields(FieldError("parent_code", "parent_unknown", code=parent_code))
 
 
+def _announce(session: AsyncSession, unit: Unit) -> None:
+    """Tell the services that keep a copy of the directory (adoption), in the same transaction."""
+    outbox.add_message(session, queue=queues.ADOPTION, job_name="adoption.unit.changed", message=UnitChanged(
+        message_id=uuid.uuid4(), occurred_at=utcnow(), unit=unit_ref(unit), parent_code=unit.parent_code,
+        active=unit.active, staff_headcount=unit.staff_headcount,
+    ))
+
+
 async def create_unit(session: AsyncSession, data: UnitCreate, *, by: Principal | str) -> Unit:
     await _check_parent(session, data.code, data.parent_code)
     unit = Unit(**data.model_dump(), search_name=fold_for_search(data.name))
@@ -69,6 +83,7 @@ async def create_unit(session: AsyncSession, data: UnitCreate, *, by: Principal 
     try:
         await session.flush()
         session.add(UnitChange(unit_id=unit.id, changed_by=_actor(by), before=None, after=snapshot(unit)))
+        _announce(session, unit)
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
@@ -95,6 +110,7 @@ async def update_unit(session: AsyncSession, code: str, patch: UnitPatch, *, by:
     unit.search_name = fold_for_search(unit.name)
     unit.updated_at = utcnow()
     session.add(UnitChange(unit_id=unit.id, changed_by=_actor(by), before=before, after=after))
+    _announce(session, unit)
     try:
         await session.commit()
     except IntegrityError as exc:
