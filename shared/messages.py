@@ -96,6 +96,23 @@ DETAILS: dict[str, tuple[str, str]] = {
         "Văn bản {number} không gửi tới đơn vị {code}.",
         "Directive {number} does not address unit {code}.",
     ),
+    # adoption
+    "no-valid-event": (
+        "Không có sự kiện hợp lệ nào; xem 'rejected' để biết lỗi của từng sự kiện.",
+        "No event is valid; see 'rejected' for each event's errors.",
+    ),
+    "too-many-events": (
+        "Tối đa {limit} sự kiện mỗi yêu cầu; yêu cầu này có {count}.",
+        "At most {limit} events a request; this one has {count}.",
+    ),
+    "forbidden-events-unit": (
+        "Khoá này chỉ được gửi sự kiện của đơn vị {own}.",
+        "This key may only post events of unit {own}.",
+    ),
+    "range-too-long": (
+        "Khoảng thời gian tối đa {days} ngày.",
+        "The range may span at most {days} days.",
+    ),
     # keys
     "key-not-found": ("Không có khoá API {id}.", "There is no API key {id}."),
 }
@@ -188,5 +205,13 @@ FIELD_MESSAGES: dict[str, tuple[str, str]] = {
         "A unit code has upper-case letters, digits and hyphens only (at most 32 characters).",
     ),
     "value_error": ("Giá trị không hợp lệ.", "Invalid value."),
+    "occurred_in_future": (
+        "Thời điểm xảy ra không được ở tương lai.",
+        "The time it occurred cannot be in the future.",
+    ),
+    "duplicate_in_request": (
+        "event_id này đã xuất hiện ở một sự kiện trước trong cùng yêu cầu.",
+        "This event_id already appears earlier in the same request.",
+    ),
 }
 DEFAULT_FIELD_MESSAGE = ("Giá trị không hợp lệ.", "Invalid value.")

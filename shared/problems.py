@@ -48,11 +48,13 @@ class AppError(Exception):
         *,
         errors: Sequence[FieldError] = (),
         headers: Mapping[str, str] | None = None,
+        extensions: Mapping[str, Any] | None = None,
         **params: Any,
     ) -> None:
         super().__init__(detail_key or problem)
         self.status, self.problem, self.detail_key = status, problem, detail_key or problem
         self.errors, self.headers, self.params = list(errors), dict(headers or {}), params
+        self.extensions = dict(extensions or {})  # extra members of the problem document
 
 
 class NotFound(AppError):
@@ -108,6 +110,14 @@ def _pick(pair: tuple[str, str], english: bool, params: Mapping[str, Any]) -> st
         return template
 
 
+def render_field_errors(errors: Sequence[FieldError], english: bool) -> list[dict[str, str]]:
+    """Field errors as the API shows them: ``[{"field": ..., "message": ...}]`` in the chosen language."""
+    return [
+        {"field": e.field, "message": _pick(FIELD_MESSAGES.get(e.key, DEFAULT_FIELD_MESSAGE), english, e.params)}
+        for e in errors
+    ]
+
+
 def problem_body(
     accept_language: str | None,
     instance: str,
@@ -116,6 +126,7 @@ def problem_body(
     detail_key: str,
     params: Mapping[str, Any],
     errors: Sequence[FieldError] = (),
+    extensions: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     english = prefers_english(accept_language)
     body: dict[str, Any] = {
@@ -126,10 +137,9 @@ def problem_body(
         "instance": instance,
     }
     if errors:
-        body["errors"] = [
-            {"field": e.field, "message": _pick(FIELD_MESSAGES.get(e.key, DEFAULT_FIELD_MESSAGE), english, e.params)}
-            for e in errors
-        ]
+        body["errors"] = render_field_errors(errors, english)
+    if extensions:
+        body.update(extensions)
     return body
 
 
@@ -142,6 +152,7 @@ def problem_response(
     params: Mapping[str, Any] | None = None,
     errors: Sequence[FieldError] = (),
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     body = problem_body(
         request.headers.get("accept-language"),
@@ -151,6 +162,7 @@ def problem_response(
         detail_key or problem,
         params or {},
         errors,
+        extensions,
     )
     return JSONResponse(body, status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE)
 
@@ -205,6 +217,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             params=exc.params,
             errors=exc.errors,
             headers=exc.headers,
+            extensions=exc.extensions,
         )
 
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:

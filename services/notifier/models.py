@@ -57,6 +57,9 @@ class Notification(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     provider: Mapped[str | None] = mapped_column(String(64))
     provider_ref: Mapped[str | None] = mapped_column(String(128), doc="the provider's id for the message")
+    pinned_provider: Mapped[str | None] = mapped_column(
+        String(64), doc="after a timeout, the only provider a retry may use (it may hold the message)"
+    )
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

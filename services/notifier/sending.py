@@ -59,7 +59,7 @@ def quiet_until(settings: NotifierSettings, now: datetime) -> datetime | None:
 def backoff(settings: NotifierSettings, attempts: int, hint: float | None = None) -> float:
     delay = min(settings.retry_max_seconds, settings.retry_base_seconds * 2 ** max(0, attempts - 1))
     delay *= random.uniform(0.9, 1.1)  # spread retries so that a recovered provider is not stampeded
-    return max(delay, hint or 0.0)
+    return max(delay, min(hint or 0.0, settings.retry_max_seconds))
 
 
 class Sender:
@@ -142,14 +142,20 @@ class Sender:
             return await self._release(claimed, utcnow() + timedelta(seconds=wait))
         await asyncio.sleep(wait)
         outgoing = Outgoing(
-            claimed.id, claimed.channel, claimed.recipient, claimed.recipient_name, claimed.subject, claimed.body
+            claimed.id,
+            claimed.channel,
+            claimed.recipient,
+            claimed.recipient_name,
+            claimed.subject,
+            claimed.body,
+            pinned_provider=claimed.pinned_provider,
         )
         try:
             accepted = await asyncio.wait_for(provider.send(outgoing), self.settings.send_timeout_seconds)
         except PermanentFailure as exc:
             return await self._finish(claimed, "permanent_failure", error=exc.reason, provider=exc.provider)
         except TemporaryFailure as exc:
-            return await self._retry_later(claimed, exc.reason, exc.provider, exc.retry_after)
+            return await self._retry_later(claimed, exc.reason, exc.provider, exc.retry_after, pin=exc.ambiguous)
         except TimeoutError:
             return await self._retry_later(claimed, "timeout", provider.name, None)
         return await self._finish(claimed, "sent", provider=accepted.provider, provider_ref=accepted.provider_ref)
@@ -170,7 +176,9 @@ class Sender:
                     update(n)
                     .where(*conditions)
                     .values(status="sending", attempts=n.attempts + 1, updated_at=func.now())
-                    .returning(n.id, n.channel, n.recipient, n.recipient_name, n.subject, n.body, n.attempts)
+                    .returning(
+                        n.id, n.channel, n.recipient, n.recipient_name, n.subject, n.body, n.attempts, n.pinned_provider
+                    )
                 )
             ).one_or_none()
             await session.commit()
@@ -210,7 +218,7 @@ class Sender:
         await self.schedule(claimed.id, at, claimed.attempts - 1)
         return None
 
-    async def _retry_later(self, claimed, reason: str, provider: str, hint: float | None) -> str:
+    async def _retry_later(self, claimed, reason: str, provider: str, hint: float | None, *, pin: bool = False) -> str:
         if claimed.attempts >= self.settings.max_attempts:
             return await self._finish(
                 claimed,
@@ -219,7 +227,14 @@ class Sender:
                 error=f"gave up after {claimed.attempts} attempts: {reason}",
             )
         at = utcnow() + timedelta(seconds=backoff(self.settings, claimed.attempts, hint))
-        status = await self._finish(claimed, "temporary_failure", provider=provider, error=reason, retry_at=at)
+        status = await self._finish(
+            claimed,
+            "temporary_failure",
+            provider=provider,
+            error=reason,
+            retry_at=at,
+            pinned_provider=provider if pin else claimed.pinned_provider,
+        )
         await self.schedule(claimed.id, at, claimed.attempts)
         return status
 
@@ -232,6 +247,7 @@ class Sender:
         provider_ref: str | None = None,
         error: str | None = None,
         retry_at: datetime | None = None,
+        pinned_provider: str | None = None,
     ) -> str:
         values: dict[str, object] = {
             "status": status,
@@ -242,7 +258,7 @@ class Sender:
         if status == "sent":
             values.update(sent_at=func.now(), provider_ref=provider_ref)
         if retry_at is not None:
-            values["next_attempt_at"] = retry_at
+            values.update(next_attempt_at=retry_at, pinned_provider=pinned_provider)
         async with self.sessions() as session:
             # Only from "sending": a delivery receipt that arrived first keeps its final state.
             await session.execute(

@@ -142,6 +142,11 @@ async def run_worker_until(
                     task.result()
                 await asyncio.sleep(0.05)
     finally:
+        # Let running jobs finish: closing cancels them, and arq raises that into the caller.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                while not all(t.done() for t in worker.tasks.values()):
+                    await asyncio.sleep(0.02)
         await worker.close()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -16,6 +16,9 @@ class Outgoing:
     recipient_name: str | None
     subject: str | None
     body: str
+    # Set after an ambiguous attempt (a timeout): only this provider may be tried, since it may
+    # already hold the message and only it recognises the id as a repeat.
+    pinned_provider: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,9 @@ class Accepted:
 
 class TemporaryFailure(Exception):
     """Worth retrying later (SMTP 4xx, gateway 5xx/429, timeouts, connection refused)."""
+
+    # True when the provider may have taken the message anyway: retries must go to it alone.
+    ambiguous = False
 
     def __init__(self, provider: str, reason: str, *, retry_after: float | None = None) -> None:
         super().__init__(f"{provider}: {reason}")

@@ -14,6 +14,8 @@ gateway documents as final (a rejected number, an unregistered brandname) are pe
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from services.notifier.providers import Accepted, Outgoing, PermanentFailure, TemporaryFailure
@@ -76,6 +78,8 @@ class Unavailable(TemporaryFailure):
 class Ambiguous(TemporaryFailure):
     """The gateway may have taken the message: retry the same gateway (its RequestId check dedupes)."""
 
+    ambiguous = True
+
 
 class FailoverSms:
     """The configured gateways in order: the first that accepts wins."""
@@ -86,6 +90,13 @@ class FailoverSms:
         self.per_second = min(g.per_second for g in gateways)
 
     async def send(self, message: Outgoing) -> Accepted:
+        if message.pinned_provider is not None:  # after a timeout: that gateway, and it alone
+            pinned = [g for g in self.gateways if g.name == message.pinned_provider]
+            if pinned:
+                try:
+                    return await pinned[0].send(message)
+                except TemporaryFailure as exc:
+                    raise Ambiguous(exc.provider, exc.reason, retry_after=exc.retry_after) from None
         last: TemporaryFailure | None = None
         for provider in self.gateways:
             try:
@@ -100,8 +111,12 @@ class FailoverSms:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds to wait, from ``Retry-After`` or ``X-Rate-Limit-Reset`` (seconds, or a Unix time)."""
     for header in ("Retry-After", "X-Rate-Limit-Reset"):
         value = response.headers.get(header)
         if value and value.replace(".", "", 1).isdigit():
-            return float(value)
+            seconds = float(value)
+            if seconds > 1_000_000_000:  # a Unix timestamp, not a duration
+                seconds -= time.time()
+            return max(0.0, seconds)
     return None
