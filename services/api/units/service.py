@@ -70,10 +70,19 @@ async def _check_parent(session: AsyncSession, code: str, parent_code: str | Non
 
 def _announce(session: AsyncSession, unit: Unit) -> None:
     """Tell the services that keep a copy of the directory (adoption), in the same transaction."""
-    outbox.add_message(session, queue=queues.ADOPTION, job_name="adoption.unit.changed", message=UnitChanged(
-        message_id=uuid.uuid4(), occurred_at=utcnow(), unit=unit_ref(unit), parent_code=unit.parent_code,
-        active=unit.active, staff_headcount=unit.staff_headcount,
-    ))
+    outbox.add_message(
+        session,
+        queue=queues.ADOPTION,
+        job_name="adoption.unit.changed",
+        message=UnitChanged(
+            message_id=uuid.uuid4(),
+            occurred_at=utcnow(),
+            unit=unit_ref(unit),
+            parent_code=unit.parent_code,
+            active=unit.active,
+            staff_headcount=unit.staff_headcount,
+        ),
+    )
 
 
 async def create_unit(session: AsyncSession, data: UnitCreate, *, by: Principal | str) -> Unit:
