@@ -205,6 +205,7 @@ FIELD_MESSAGES: dict[str, tuple[str, str]] = {
         "A unit code has upper-case letters, digits and hyphens only (at most 32 characters).",
     ),
     "value_error": ("Giá trị không hợp lệ.", "Invalid value."),
+    "date_in_future": ("Ngày không được ở tương lai.", "The date cannot be in the future."),
     "occurred_in_future": (
         "Thời điểm xảy ra không được ở tương lai.",
         "The time it occurred cannot be in the future.",

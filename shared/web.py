@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -26,6 +26,8 @@ from shared.pglisten import listen_forever
 from shared.problems import install_problem_handlers
 from shared.settings import CommonSettings
 
+Listener = tuple[str, Callable[[], None], Callable[[bool], None]]
+
 
 def create_service_app(
     settings: CommonSettings,
@@ -37,7 +39,9 @@ def create_service_app(
     idempotency_table: Table,
     rate_limits: dict[Role, int],
     max_body_bytes: int = 1024 * 1024,
+    listeners: Sequence[Listener] = (),
 ) -> FastAPI:
+    """The service's app; ``listeners`` are extra (channel, on_notice, on_state) LISTENs kept for its life."""
     configure_logging(settings.log_level, json_output=settings.log_json)
 
     @asynccontextmanager
@@ -52,22 +56,26 @@ def create_service_app(
             socket_connect_timeout=settings.redis_timeout_seconds,
         )
         cache: KeyCache = app.state.key_cache
-        listener = asyncio.create_task(
-            listen_forever(
-                asyncpg_dsn(settings.database_url),
-                KeyCache.CHANNEL,
-                cache.clear,
-                on_state=cache.listening,
-                connect_timeout=settings.db_connect_timeout_seconds,
+        tasks = [
+            asyncio.create_task(
+                listen_forever(
+                    asyncpg_dsn(settings.database_url),
+                    channel,
+                    on_notice,
+                    on_state=on_state,
+                    connect_timeout=settings.db_connect_timeout_seconds,
+                )
             )
-        )
+            for channel, on_notice, on_state in [(KeyCache.CHANNEL, cache.clear, cache.listening), *listeners]
+        ]
         gc.freeze()  # what exists after start-up lives forever: keep it out of every collection
         try:
             yield
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await app.state.redis.aclose()
             await app.state.pg.close()
             await engine.dispose()

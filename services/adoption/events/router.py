@@ -1,0 +1,45 @@
+"""``POST /v1/adoption/events``: batches of install/activate/uninstall events from the app's backend."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from services.adoption.events import service
+from services.adoption.events.schemas import IngestResult
+from shared.auth import Principal, Role, require
+from shared.problems import prefers_english
+
+router = APIRouter(prefix="/v1/adoption", tags=["adoption events"])
+Sender = Annotated[Principal, Depends(require(Role.app_backend, Role.ward_app, Role.office))]
+
+
+@router.post(
+    "/events",
+    status_code=202,
+    response_model=IngestResult,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventBatchIn"}}},
+        }
+    },
+    responses={422: {"description": "No event is valid (each one's errors under 'rejected')"}},
+)
+async def post_events(request: Request, principal: Sender) -> Response:
+    """Up to 1,000 events. Valid new events are accepted, known event ids are duplicates (they change
+    nothing), and each invalid event comes back with its index and errors. A ward app posts its own
+    unit's events only. Subjects are keyed-hashed on arrival and never stored."""
+    body = await request.body()
+    app = request.app
+    async with app.state.pg.acquire() as conn:
+        result = await service.ingest(
+            conn,
+            body,
+            principal=principal,
+            hasher=app.state.hasher,
+            max_events=app.state.settings.max_events_per_request,
+            english=prefers_english(request.headers.get("accept-language")),
+        )
+    return Response(result.model_dump_json(), status_code=202, media_type="application/json")

@@ -1,0 +1,121 @@
+"""Ingesting a batch of app events: validate each, hash subjects, store the new ones in one round trip.
+
+Each event is checked on its own: the valid ones are taken, the invalid ones come back with their
+index and errors. Event ids seen before are duplicates and change nothing (a unique key, not a
+lookup). The aggregates are the worker's business: a committed batch wakes it through NOTIFY.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import asyncpg
+from pydantic import TypeAdapter, ValidationError
+
+from services.adoption.events.schemas import EventBatchIn, EventIn, IngestResult, Rejected
+from services.adoption.subjects import SubjectHasher
+from shared.auth import Principal, Role
+from shared.problems import AppError, FieldError, Forbidden, field_errors_from_pydantic, render_field_errors
+from shared.timeutil import utcnow
+
+_BATCH = TypeAdapter(EventBatchIn)
+# Clocks of phones and servers drift: an event a little in the future is plausible, an hour is not.
+FUTURE_TOLERANCE = timedelta(minutes=10)
+
+INSERT_BATCH = """
+WITH batch AS (
+    INSERT INTO adoption.batches (events) VALUES (cardinality($1::text[])) RETURNING id
+), inserted AS (
+    INSERT INTO adoption.events (event_id, batch_id, unit_code, subject_hash, audience, type, occurred_at)
+    SELECT e.event_id, batch.id, e.unit_code, e.subject_hash, e.audience, e.type, e.occurred_at
+    FROM batch, unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::timestamptz[])
+         AS e(event_id, unit_code, subject_hash, audience, type, occurred_at)
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING 1
+)
+SELECT count(*) FROM inserted
+"""
+KNOWN_UNITS = "SELECT code FROM adoption.units WHERE code = ANY($1::text[]) AND active"
+
+
+def parse(body: bytes) -> tuple[int, dict[int, EventIn], dict[int, list[FieldError]]]:
+    """(number of events, valid events by index, errors by index), from the request's JSON text."""
+    try:
+        events = _BATCH.validate_json(body).events
+        return len(events), dict(enumerate(events)), {}
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+    # Some events (or the envelope) are wrong: find which, then take the others on their own.
+    if any(len(e["loc"]) < 2 or e["loc"][0] != "events" for e in errors):
+        raise AppError(422, "validation-error", errors=field_errors_from_pydantic(errors))
+    problems: dict[int, list[FieldError]] = {}
+    for error in errors:
+        _, index, *rest = error["loc"]
+        problems.setdefault(int(index), []).extend(field_errors_from_pydantic([{**error, "loc": rest}]))
+    raw = json.loads(body)["events"]
+    valid_indices = [i for i in range(len(raw)) if i not in problems]
+    events = []
+    if valid_indices:  # validated again from JSON text, so that the strict rules stay the JSON ones
+        events = _BATCH.validate_json(json.dumps({"events": [raw[i] for i in valid_indices]})).events
+    return len(raw), dict(zip(valid_indices, events, strict=True)), problems
+
+
+async def ingest(
+    conn: asyncpg.Connection,
+    body: bytes,
+    *,
+    principal: Principal,
+    hasher: SubjectHasher,
+    max_events: int,
+    english: bool,
+) -> IngestResult:
+    """Store the batch's valid, new events; report duplicates and each invalid event's errors."""
+    count, valid, problems = parse(body)
+    if count > max_events:
+        raise AppError(
+            422,
+            "validation-error",
+            "too-many-events",
+            limit=max_events,
+            count=count,
+            errors=[FieldError("events", "too_long", max_length=max_events)],
+        )
+    for event in valid.values():
+        event.unit_code = event.unit_code.upper()
+    if principal.role is Role.ward_app and any(e.unit_code != principal.unit_code for e in valid.values()):
+        raise Forbidden("forbidden-events-unit", own=principal.unit_code)
+
+    known = {r["code"] for r in await conn.fetch(KNOWN_UNITS, list({e.unit_code for e in valid.values()}))}
+    latest_allowed = utcnow() + FUTURE_TOLERANCE
+    seen: set[str] = set()
+    duplicates_in_request = 0
+    rows: list[EventIn] = []
+    for index, event in valid.items():
+        if event.unit_code not in known:
+            problems.setdefault(index, []).append(FieldError("unit_code", "unit_codes_unknown", codes=event.unit_code))
+        elif event.occurred_at > latest_allowed:
+            problems.setdefault(index, []).append(FieldError("occurred_at", "occurred_in_future"))
+        elif event.event_id in seen:
+            duplicates_in_request += 1  # the same event twice in one request: a duplicate, like a replay
+        else:
+            seen.add(event.event_id)
+            rows.append(event)
+
+    rejected = [Rejected(index=i, errors=render_field_errors(problems[i], english)) for i in sorted(problems)]
+    if not rows and not duplicates_in_request:
+        raise AppError(
+            422, "validation-error", "no-valid-event", extensions={"rejected": [r.model_dump() for r in rejected]}
+        )
+    accepted = 0
+    if rows:
+        accepted = await conn.fetchval(
+            INSERT_BATCH,
+            [e.event_id for e in rows],
+            [e.unit_code for e in rows],
+            [hasher(e.subject) for e in rows],
+            [e.audience for e in rows],
+            [e.type for e in rows],
+            [e.occurred_at for e in rows],
+        )
+    return IngestResult(accepted=accepted, duplicates=len(rows) - accepted + duplicates_in_request, rejected=rejected)

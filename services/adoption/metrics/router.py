@@ -1,0 +1,113 @@
+"""``GET /v1/adoption/summary``, ``/units`` and ``/timeseries``: polled by the operations centre's
+screens every few seconds, so each carries an ETag and Cache-Control, and ``If-None-Match`` answers 304
+without computing anything."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel
+
+from services.adoption.metrics import service
+from services.adoption.metrics.cache import MetricsCache, matches
+from services.adoption.metrics.schemas import Summary, Timeseries, UnitRow
+from shared.auth import Principal, Role, ensure_unit_scope, require
+from shared.problems import AppError, FieldError
+
+router = APIRouter(prefix="/v1/adoption", tags=["adoption metrics"])
+Watcher = Annotated[Principal, Depends(require(Role.office, Role.ops_centre))]
+Reader = Annotated[Principal, Depends(require(Role.office, Role.ops_centre, Role.ward_app))]
+MAX_DAYS = 731
+
+
+async def _cached(
+    request: Request,
+    scope: tuple[object, ...],
+    compute: Callable[[int, object], Awaitable[BaseModel | list]],
+) -> Response:
+    app = request.app
+    cache: MetricsCache = app.state.metrics_cache
+    state = await cache.state(app.state.pg)
+    etag = cache.etag(state["version"], request.url.path, sorted(request.query_params.multi_items()), scope)
+    headers = {"ETag": etag, "Cache-Control": f"private, max-age={app.state.settings.metrics_max_age_seconds}"}
+    if matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    body = cache.get(etag)
+    if body is None:
+        result = await compute(state["version"], state["changed_at"])
+        body = (
+            result.model_dump_json(by_alias=True)
+            if isinstance(result, BaseModel)
+            else b"[" + b",".join(r.model_dump_json().encode() for r in result) + b"]"
+        )
+        body = body.encode() if isinstance(body, str) else body
+        cache.put(etag, body)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@router.get("/summary", response_model=Summary)
+async def summary(request: Request, principal: Watcher) -> Response:
+    """The whole city: staff and citizens adopted, rate, units at target and lagging."""
+    target = request.app.state.settings.target_staff_rate
+
+    async def compute(_: int, changed_at: object) -> Summary:
+        async with request.app.state.pg.acquire() as conn:
+            rows = await service.unit_rows(conn, target=target)
+        return service.summary_of(rows, target=target, as_of=changed_at)
+
+    return await _cached(request, (), compute)
+
+
+@router.get("/units", response_model=list[UnitRow])
+async def units(
+    request: Request,
+    principal: Reader,
+    sort: Literal[service.SORT_KEYS] = "staff_rate",  # type: ignore[valid-type]
+    order: Literal["asc", "desc"] = "asc",
+    kind: Literal["department", "agency", "ward", "commune", "town"] | None = None,
+) -> Response:
+    """A row per unit, sorted (units without a value for the sort key come last). A ward app sees its own."""
+    target = request.app.state.settings.target_staff_rate
+    own = principal.unit_code if principal.role is Role.ward_app else None
+
+    async def compute(_: int, __: object) -> list[UnitRow]:
+        async with request.app.state.pg.acquire() as conn:
+            rows = await service.unit_rows(conn, target=target, kind=kind)
+        if own is not None:
+            rows = [r for r in rows if r.unit_code == own]
+        return service.sort_rows(rows, sort, order == "desc")
+
+    return await _cached(request, (own,), compute)
+
+
+@router.get("/timeseries", response_model=Timeseries)
+async def timeseries(
+    request: Request,
+    principal: Reader,
+    unit_code: Annotated[str | None, Query(max_length=32, description="omit for the whole city")] = None,
+    from_: Annotated[date | None, Query(alias="from", description="Vietnam date; default 29 days ago")] = None,
+    to: Annotated[date | None, Query(description="Vietnam date; default today")] = None,
+    interval: Literal["day", "week"] = "day",
+) -> Response:
+    """Adopted staff and citizens at the end of each day or ISO week (Monday to Sunday), cumulative."""
+    code = unit_code.upper() if unit_code else None
+    if principal.role is Role.ward_app:
+        if code is None:
+            raise AppError(403, "forbidden", "forbidden-unit", own=principal.unit_code, unit="*")
+        ensure_unit_scope(principal, code)
+    default_start, default_end = service.default_range()
+    start, end = from_ or default_start, to or default_end
+    if end < start:
+        raise AppError(422, "validation-error", errors=[FieldError("to", "greater_than_equal", ge=str(start))])
+    if (end - start).days >= MAX_DAYS:
+        raise AppError(422, "validation-error", "range-too-long", days=MAX_DAYS)
+
+    async def compute(_: int, __: object) -> Timeseries:
+        async with request.app.state.pg.acquire() as conn:
+            return await service.timeseries(conn, unit_code=code, start=start, end=end, interval=interval)
+
+    # Today's date is part of the answer when the range is defaulted.
+    return await _cached(request, (code, start, end), compute)

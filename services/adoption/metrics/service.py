@@ -1,0 +1,158 @@
+"""The figures the screens poll, read from the aggregates: a few rows, whatever the number of events."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import asyncpg
+
+from services.adoption.metrics.schemas import Point, Summary, Timeseries, UnitRow
+from shared.timeutil import utcnow, vietnam_today
+
+# One row per unit: its headcount (newest of its own, else the registry's), its measured figures,
+# its newest self-report, and the last week's change.
+UNITS = """
+SELECT u.code, u.name, u.kind,
+       coalesce(h.staff, u.registry_headcount) AS headcount,
+       s.adopted AS staff_measured, s.last_event_at AS staff_last,
+       c.adopted AS citizens_measured, c.last_event_at AS citizens_last,
+       r.as_of AS reported_as_of, r.staff_total AS reported_total, r.staff_installed AS reported_installed,
+       r.citizens_guided AS reported_citizens,
+       w.delta AS change_7d
+FROM adoption.units u
+LEFT JOIN LATERAL (SELECT staff FROM adoption.headcounts h WHERE h.unit_code = u.code
+                   ORDER BY as_of DESC LIMIT 1) h ON true
+LEFT JOIN adoption.unit_stats s ON s.unit_code = u.code AND s.audience = 'staff'
+LEFT JOIN adoption.unit_stats c ON c.unit_code = u.code AND c.audience = 'citizen'
+LEFT JOIN LATERAL (SELECT * FROM adoption.reports r WHERE r.unit_code = u.code
+                   ORDER BY as_of DESC LIMIT 1) r ON true
+LEFT JOIN LATERAL (SELECT sum(delta)::int AS delta FROM adoption.daily d
+                   WHERE d.unit_code = u.code AND d.audience = 'staff' AND d.day > $1) w ON true
+WHERE u.active AND u.kind NOT IN ('city', 'province') AND ($2::text IS NULL OR u.kind = $2)
+"""
+
+SERIES = """
+SELECT audience, day, sum(delta)::int AS delta
+FROM adoption.daily
+WHERE ($1::text IS NULL OR unit_code = $1) AND day <= $3
+GROUP BY audience, day
+HAVING day >= $2
+UNION ALL
+SELECT audience, NULL, sum(delta)::int
+FROM adoption.daily
+WHERE ($1::text IS NULL OR unit_code = $1) AND day < $2
+GROUP BY audience
+"""
+
+SORT_KEYS = (
+    "staff_rate",
+    "staff_adopted",
+    "staff_total",
+    "citizens_adopted",
+    "change_7d",
+    "last_event_at",
+    "unit_code",
+    "unit_name",
+)
+
+
+def _row(record: asyncpg.Record, target: float) -> UnitRow:
+    measured = record["staff_last"] is not None or record["citizens_last"] is not None
+    reported = record["reported_as_of"] is not None
+    if measured:
+        source, adopted, citizens = "measured", record["staff_measured"] or 0, record["citizens_measured"] or 0
+        total = record["headcount"]
+    elif reported:
+        source, adopted, citizens = "self_reported", record["reported_installed"], record["reported_citizens"]
+        total = record["headcount"] if record["headcount"] is not None else record["reported_total"]
+    else:
+        source, adopted, citizens, total = "none", 0, 0, record["headcount"]
+    rate = round(adopted / total, 4) if total else None
+    last = max((t for t in (record["staff_last"], record["citizens_last"]) if t is not None), default=None)
+    return UnitRow(
+        unit_code=record["code"],
+        unit_name=record["name"],
+        kind=record["kind"],
+        staff_total=total,
+        staff_adopted=adopted,
+        staff_rate=rate,
+        citizens_adopted=citizens,
+        change_7d=(record["change_7d"] or 0) if measured else None,
+        last_event_at=last,
+        source=source,
+        reported_as_of=record["reported_as_of"] if source == "self_reported" else None,
+        at_target=None if rate is None else rate >= target,
+    )
+
+
+async def unit_rows(conn: asyncpg.Connection, *, target: float, kind: str | None = None) -> list[UnitRow]:
+    week_ago = vietnam_today() - timedelta(days=7)
+    return [_row(r, target) for r in await conn.fetch(UNITS, week_ago, kind)]
+
+
+def sort_rows(rows: list[UnitRow], key: str, descending: bool) -> list[UnitRow]:
+    """Sorted by ``key``; rows without a value (no headcount, no events) always come last."""
+    present = [r for r in rows if getattr(r, key) is not None]
+    absent = [r for r in rows if getattr(r, key) is None]
+    present.sort(key=lambda r: (getattr(r, key), r.unit_code), reverse=descending)
+    return present + sorted(absent, key=lambda r: r.unit_code)
+
+
+def summary_of(rows: list[UnitRow], *, target: float, as_of) -> Summary:
+    with_total = [r for r in rows if r.staff_total]
+    staff_total = sum(r.staff_total or 0 for r in with_total)
+    staff_adopted = sum(r.staff_adopted for r in with_total)
+    return Summary(
+        as_of=as_of,
+        target_rate=target,
+        staff_total=staff_total,
+        staff_adopted=staff_adopted,
+        staff_rate=round(staff_adopted / staff_total, 4) if staff_total else None,
+        citizens_adopted=sum(r.citizens_adopted for r in rows),
+        units=len(rows),
+        units_at_target=sum(1 for r in rows if r.at_target),
+        units_lagging=sum(1 for r in rows if r.at_target is False),
+        units_without_headcount=len(rows) - len(with_total),
+        units_measured=sum(1 for r in rows if r.source == "measured"),
+        units_self_reported=sum(1 for r in rows if r.source == "self_reported"),
+    )
+
+
+async def timeseries(
+    conn: asyncpg.Connection, *, unit_code: str | None, start: date, end: date, interval: str
+) -> Timeseries:
+    """Adopted people at the end of each day (or ISO week) from ``start`` to ``end``, Vietnam dates."""
+    deltas: dict[str, dict[date, int]] = {"staff": {}, "citizen": {}}
+    base = {"staff": 0, "citizen": 0}
+    for record in await conn.fetch(SERIES, unit_code, start, end):
+        if record["day"] is None:
+            base[record["audience"]] = record["delta"]
+        else:
+            deltas[record["audience"]][record["day"]] = record["delta"]
+    points: list[Point] = []
+    running = dict(base)
+    day = start
+    period_start = start
+    while day <= end:
+        for audience in running:
+            running[audience] += deltas[audience].get(day, 0)
+        closes_period = interval == "day" or day.isoweekday() == 7 or day == end
+        if closes_period:
+            points.append(
+                Point(
+                    period_start=period_start,
+                    period_end=day,
+                    staff_adopted=running["staff"],
+                    citizens_adopted=running["citizen"],
+                )
+            )
+            period_start = day + timedelta(days=1)
+        day += timedelta(days=1)
+    return Timeseries.model_validate(
+        {"unit_code": unit_code, "interval": interval, "from": start, "to": end, "points": points}
+    )
+
+
+def default_range() -> tuple[date, date]:
+    today = vietnam_today(utcnow())
+    return today - timedelta(days=29), today

@@ -1,0 +1,152 @@
+"""The adoption service's tables (schema ``adoption``).
+
+Events are kept (deduplicated by ``event_id``, subjects only as keyed hashes); everything the metrics
+read is an aggregate kept current by the worker: ``unit_stats`` (a row per unit and audience) and
+``daily`` (the net change of adopted people per unit, audience and Vietnam day).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    func,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import make_base
+from shared.idempotency import idempotency_table
+
+Base = make_base("adoption")
+
+AUDIENCES = ("staff", "citizen")
+EVENT_TYPES = ("installed", "activated", "uninstalled")
+
+
+class Unit(Base):
+    """The registry's directory as this service knows it (kept in step by queue messages)."""
+
+    __tablename__ = "units"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_code: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(server_default=text("true"))
+    registry_headcount: Mapped[int | None] = mapped_column(Integer, doc="staff_headcount from the registry")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Headcount(Base):
+    """A unit's staff headcount as of a date (the newest wins over the registry's figure)."""
+
+    __tablename__ = "headcounts"
+    __table_args__ = (CheckConstraint("staff >= 0", name="staff_not_negative"),)
+
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    staff: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Report(Base):
+    """A unit's own count, for units with no event feed (self-reported, and shown as such)."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        CheckConstraint("staff_total >= 0 AND staff_installed >= 0 AND citizens_guided >= 0", name="not_negative"),
+        CheckConstraint("staff_installed <= staff_total", name="installed_within_total"),
+    )
+
+    unit_code: Mapped[str] = mapped_column(ForeignKey("units.code"), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    staff_total: Mapped[int] = mapped_column(Integer)
+    staff_installed: Mapped[int] = mapped_column(Integer)
+    citizens_guided: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Batch(Base):
+    """One accepted POST of events: the unit of work of the aggregating worker."""
+
+    __tablename__ = "batches"
+    __table_args__ = (Index("ix_batches_pending", "id", postgresql_where=text("aggregated_at IS NULL")),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    events: Mapped[int] = mapped_column(Integer)
+    aggregated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint(f"audience IN {AUDIENCES}", name="audience_known"),
+        CheckConstraint(f"type IN {EVENT_TYPES}", name="type_known"),
+        # A person's timeline, read when their adoption is recomputed.
+        Index("ix_events_person", "unit_code", "audience", "subject_hash", "occurred_at"),
+    )
+
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    unit_code: Mapped[str] = mapped_column(String(32))
+    subject_hash: Mapped[bytes] = mapped_column(LargeBinary(32), doc="HMAC-SHA256 of the subject, never the subject")
+    audience: Mapped[str] = mapped_column(String(8))
+    type: Mapped[str] = mapped_column(String(12))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Daily(Base):
+    """Net change of adopted people on a Vietnam day; the running sum is the adoption curve."""
+
+    __tablename__ = "daily"
+
+    unit_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    audience: Mapped[str] = mapped_column(String(8), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    delta: Mapped[int] = mapped_column(Integer)
+
+
+class UnitStats(Base):
+    __tablename__ = "unit_stats"
+
+    unit_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    audience: Mapped[str] = mapped_column(String(8), primary_key=True)
+    adopted: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class State(Base):
+    """One row: ``version`` changes whenever any figure the metrics show changes (the ETag's source)."""
+
+    __tablename__ = "state"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WeeklyNotice(Base):
+    """That a week's nudges and digest were sent (so that they go once per week)."""
+
+    __tablename__ = "weekly_notices"
+
+    week: Mapped[str] = mapped_column(String(8), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    units_nudged: Mapped[int] = mapped_column(Integer)
+
+
+idempotency_keys = idempotency_table(Base.metadata)

@@ -1,0 +1,45 @@
+"""The adoption service's settings (environment variables ``IOC_…``; see ``.env.example``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import SecretStr, model_validator
+
+from shared.settings import CommonSettings
+
+DEVELOPMENT_KEY = "development-only-subject-key"
+
+
+class AdoptionSettings(CommonSettings):
+    adoption_database_url: str | None = None  # when adoption gets a database of its own
+    max_body_bytes: int = 1024 * 1024
+    max_events_per_request: int = 1000
+
+    # Subjects (phones, account ids) are keyed-hashed with this secret before they are stored, queued
+    # or logged. Changing it makes every person count as new: keep it, and keep it secret.
+    subject_hmac_key: SecretStr = SecretStr(DEVELOPMENT_KEY)
+
+    target_staff_rate: float = 1.0  # the dispatch asks for all staff
+    # Weekly nudges and the Office's digest: ISO weekday (1 = Monday) and hour, Vietnam time.
+    weekly_nudge_weekday: int = 1
+    weekly_nudge_hour: int = 8
+    office_email: str = "vanphong@halong.example"
+
+    # Metrics GETs are polled by many screens every few seconds.
+    metrics_max_age_seconds: int = 5
+    aggregate_batch_limit: int = 50  # ingest batches folded into the aggregates per transaction
+    aggregate_poll_seconds: float = 5.0
+
+    @model_validator(mode="after")
+    def _checks(self) -> AdoptionSettings:
+        if self.adoption_database_url:
+            self.database_url = self.adoption_database_url
+        if self.environment == "production" and self.subject_hmac_key.get_secret_value() == DEVELOPMENT_KEY:
+            raise ValueError("set IOC_SUBJECT_HMAC_KEY to a secret of your own in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> AdoptionSettings:
+    return AdoptionSettings()
