@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.contracts import (
+    AdoptionDigest,
+    AdoptionNudge,
     DeadlinePassed,
     DirectiveIssued,
     FocalPointRegistered,
@@ -37,13 +39,13 @@ class Draft:
 
 def plan(message: Message, *, office_email: str) -> list[Draft]:
     context = message.model_dump()
-    directive = context["directive"]
+    directive_id = (context.get("directive") or {}).get("id")
     unit = context.get("unit") or {}
     drafts: list[Draft] = []
 
     def add(key: str, reason: str, channel: str, recipient: str | None, name: str | None) -> None:
         if recipient and (channel == "email" or is_mobile(recipient)):
-            drafts.append(Draft(key, reason, channel, recipient, name, unit.get("code"), directive["id"], context))
+            drafts.append(Draft(key, reason, channel, recipient, name, unit.get("code"), directive_id, context))
 
     match message:
         case FocalPointRegistered(focal_point=fp, superseded=old):
@@ -72,6 +74,12 @@ def plan(message: Message, *, office_email: str) -> list[Draft]:
             key = f"go-live:{d.id}:{fp.id}"
             add(f"{key}:sms", "go_live", "sms", fp.phone, fp.full_name)
             add(f"{key}:email", "go_live", "email", fp.email, fp.full_name)
+        case AdoptionNudge(unit=u, week=week):
+            key = f"adoption-nudge:{u.code}:{week}"
+            add(f"{key}:email", "adoption_lagging", "email", u.email, u.name)
+            add(f"{key}:sms", "adoption_lagging", "sms", u.phone, u.name)
+        case AdoptionDigest(week=week):
+            add(f"adoption-digest:{week}:email", "adoption_digest", "email", office_email, "Văn phòng HĐND và UBND")
         case _:
             raise ValueError(f"no plan for {type(message).__name__}")
     return drafts

@@ -40,6 +40,14 @@ def han(value: datetime | str) -> str:
     return f"trước {moment:%H:%M} ngày {moment:%d/%m/%Y}"
 
 
+def phan_tram(rate: float | None) -> str:
+    """0.778 → "77,8%" (Vietnamese writes a decimal comma); 1.0 → "100%"."""
+    if rate is None:
+        return "?"
+    text = f"{rate * 100:.1f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",") + "%"
+
+
 @lru_cache(maxsize=4)
 def environment(directory: str | None) -> Environment:
     env = Environment(
@@ -49,7 +57,7 @@ def environment(directory: str | None) -> Environment:
         keep_trailing_newline=False,
         trim_blocks=False,
     )
-    env.filters.update(ngay=ngay, gio=gio, han=han, so_dt=national_format)
+    env.filters.update(ngay=ngay, gio=gio, han=han, so_dt=national_format, phan_tram=phan_tram)
     return env
 
 

@@ -6,6 +6,9 @@ import uuid
 from datetime import datetime, timedelta
 
 from shared.contracts import (
+    AdoptionDigest,
+    AdoptionDigestUnit,
+    AdoptionNudge,
     DeadlinePassed,
     DigestUnit,
     DirectiveIssued,
@@ -111,4 +114,31 @@ def go_live(fp: FocalPointRef | None = None) -> GoLive:
         directive=DIRECTIVE,
         unit=UNIT,
         focal_point=fp or focal_point(),
+    )
+
+
+def adoption_nudge(unit: UnitRef = UNIT) -> AdoptionNudge:
+    return AdoptionNudge(
+        message_id=uuid.uuid4(),
+        occurred_at=datetime.now(VIETNAM),
+        unit=unit,
+        week="2020-W09",
+        staff_total=30,
+        staff_adopted=21,
+        staff_rate=0.7,
+        target_rate=1.0,
+    )
+
+
+def adoption_digest() -> AdoptionDigest:
+    lagging = AdoptionDigestUnit(unit=UNIT, staff_total=30, staff_adopted=21, staff_rate=0.7, citizens_adopted=120)
+    return AdoptionDigest(
+        message_id=uuid.uuid4(),
+        occurred_at=datetime.now(VIETNAM),
+        week="2020-W09",
+        target_rate=1.0,
+        staff_total=900,
+        staff_adopted=700,
+        citizens_adopted=5000,
+        lagging=[lagging],
     )

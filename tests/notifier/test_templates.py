@@ -35,6 +35,8 @@ BUILDERS = {
     "reminder": messages.reminder,
     "digest": messages.digest,
     "go_live": messages.go_live,
+    "adoption_nudge": messages.adoption_nudge,
+    "adoption_digest": messages.adoption_digest,
 }
 # What each kind of message produces: (template, channel, recipient).
 EXPECTED = {
@@ -56,6 +58,11 @@ EXPECTED = {
     "reminder": {("reminder_due", "email", "ubnd.haphong@halong.example"), ("reminder_due", "sms", "+84912000652")},
     "digest": {("deadline_digest", "email", "vanphong@halong.example")},
     "go_live": {("go_live", "sms", "+84912345678"), ("go_live", "email", "duc.nv@halong.example")},
+    "adoption_nudge": {
+        ("adoption_lagging", "email", "ubnd.haphong@halong.example"),
+        ("adoption_lagging", "sms", "+84912000652"),
+    },
+    "adoption_digest": {("adoption_digest", "email", "vanphong@halong.example")},
 }
 
 
@@ -236,3 +243,13 @@ def test_directive_without_a_start_date_still_renders():
     plain = DirectiveRef(**{**messages.DIRECTIVE.model_dump(), "operation_starts_at": None})
     email = only(materialised(messages.issued().model_copy(update={"directive": plain})), "directive_issued", "email")
     assert "vận hành từ" not in email["body"] and "trước ngày 15/02/2020" in email["body"]
+
+
+def test_adoption_nudge_and_digest_read_as_vietnamese_percentages():
+    (email, sms) = sorted(materialised(messages.adoption_nudge()), key=lambda r: r["channel"])
+    assert email["subject"] == "Phường Hà Phong: tỷ lệ cán bộ dùng Smart Quảng Ninh 70% (tuần 2020-W09)"
+    assert "21/30 cán bộ" in email["body"] and "mục tiêu 100%" in email["body"]
+    assert sms["body"].startswith("UBND TP Ha Long: Phuong Ha Phong moi co 21/30 can bo")
+    (digest,) = materialised(messages.adoption_digest())
+    assert "700/900 (77,8%)" in digest["body"]
+    assert "06652 Phường Hà Phong: 21/30 cán bộ (70%), 120 người dân" in digest["body"]
