@@ -47,6 +47,8 @@ async def send_weekly(
         if now < due or await session.get(WeeklyNotice, week) is not None:
             return 0
         contacts = {u.code: u for u in await session.scalars(select(Unit))}
+    if not contacts:  # the directory has not reached this service yet: nothing to judge, try later
+        return 0
     async with pg.acquire() as conn:
         rows = await unit_rows(conn, target=settings.target_staff_rate)
     lagging = sort_rows([r for r in rows if r.at_target is False], "staff_rate", descending=False)

@@ -127,7 +127,6 @@ def build_worker(settings: AdoptionSettings | None = None, **options: Any) -> An
                 minute=5,
                 second=0,
                 unique=True,
-                run_at_startup=True,
                 timeout=60,
             ),
         ],

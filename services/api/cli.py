@@ -27,6 +27,7 @@ from services.api.keys import service as keys_service
 from services.api.keys.schemas import KeyCreate
 from services.api.seed.demo import demo_keys, seed_demo
 from services.api.settings import get_settings
+from services.api.units import service as units_service
 from services.api.units.importer import import_units
 from shared.auth import Role
 from shared.db import create_engine, ensure_database, session_factory
@@ -137,6 +138,13 @@ def units_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
         typer.secho(f"  {error}", fg="yellow", err=True)
     if report.errors:
         raise typer.Exit(1)
+
+
+@units_app.command("announce")
+def units_announce() -> None:
+    """Send every unit to the services that keep a copy of the directory (adoption), e.g. after deploying one."""
+    count = _run(lambda s: _with_session(s, units_service.announce_all))
+    typer.echo(f"announced {count} units")
 
 
 @seed_app.command("demo")

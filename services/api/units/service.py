@@ -85,6 +85,15 @@ def _announce(session: AsyncSession, unit: Unit) -> None:
     )
 
 
+async def announce_all(session: AsyncSession) -> int:
+    """Announce every unit again (for a service that starts keeping a copy after the units exist)."""
+    units = list((await session.scalars(select(Unit).order_by(Unit.id))).all())
+    for unit in units:
+        _announce(session, unit)
+    await session.commit()
+    return len(units)
+
+
 async def create_unit(session: AsyncSession, data: UnitCreate, *, by: Principal | str) -> Unit:
     await _check_parent(session, data.code, data.parent_code)
     unit = Unit(**data.model_dump(), search_name=fold_for_search(data.name))
