@@ -35,7 +35,7 @@ class AdoptionSettings(CommonSettings):
     def _checks(self) -> AdoptionSettings:
         if self.adoption_database_url:
             self.database_url = self.adoption_database_url
-        if self.environment == "production" and self.subject_hmac_key.get_secret_value() == DEVELOPMENT_KEY:
+        if self.environment == "production" and self.subject_hmac_key.get_secret_value() in ("", DEVELOPMENT_KEY):
             raise ValueError("set IOC_SUBJECT_HMAC_KEY to a secret of your own in production")
         return self
 

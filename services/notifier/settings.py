@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from shared.settings import CommonSettings
 
@@ -68,12 +68,20 @@ class NotifierSettings(CommonSettings):
     send_timeout_seconds: float = 20.0
     worker_concurrency: int = 50
 
+    @field_validator("smtp_username", "smtp_password", "templates_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty variable (IOC_SMTP_USERNAME=) means "none", not "log in as the empty user"."""
+        return None if value == "" else value
+
     @model_validator(mode="after")
     def _own_database(self) -> NotifierSettings:
         if self.notifier_database_url:
             self.database_url = self.notifier_database_url
         if self.sms_provider == "gateway" and not self.sms_gateways:
             raise ValueError("IOC_SMS_PROVIDER=gateway needs IOC_SMS_GATEWAYS (a JSON list)")
+        if self.environment == "production" and self.receipt_token.get_secret_value() in ("", "change-me"):
+            raise ValueError("set IOC_RECEIPT_TOKEN to a secret of your own in production")
         return self
 
 
