@@ -23,18 +23,23 @@ _BATCH = TypeAdapter(EventBatchIn)
 # Clocks of phones and servers drift: an event a little in the future is plausible, an hour is not.
 FUTURE_TOLERANCE = timedelta(minutes=10)
 
+# The batch row is written only when some event is new: a replay leaves no trace and moves no ETag.
 INSERT_BATCH = """
 WITH batch AS (
-    INSERT INTO adoption.batches (events) VALUES (cardinality($1::text[])) RETURNING id
+    SELECT nextval(pg_get_serial_sequence('adoption.batches', 'id')) AS id
 ), inserted AS (
     INSERT INTO adoption.events (event_id, batch_id, unit_code, subject_hash, audience, type, occurred_at)
     SELECT e.event_id, batch.id, e.unit_code, e.subject_hash, e.audience, e.type, e.occurred_at
     FROM batch, unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::timestamptz[])
          AS e(event_id, unit_code, subject_hash, audience, type, occurred_at)
     ON CONFLICT (event_id) DO NOTHING
-    RETURNING 1
+    RETURNING batch_id
+), recorded AS (
+    INSERT INTO adoption.batches (id, events)
+    SELECT batch_id, count(*) FROM inserted GROUP BY batch_id
+    RETURNING events
 )
-SELECT count(*) FROM inserted
+SELECT coalesce((SELECT events FROM recorded), 0)
 """
 KNOWN_UNITS = "SELECT code FROM adoption.units WHERE code = ANY($1::text[]) AND active"
 

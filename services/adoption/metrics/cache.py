@@ -21,11 +21,13 @@ class MetricsCache:
     def __init__(self, max_entries: int = 512) -> None:
         self._known: asyncpg.Record | None = None
         self._listening = False
+        self._changes = 0  # notices heard: a version read while one arrives must not be kept
         self._bodies: OrderedDict[str, bytes] = OrderedDict()
         self._max = max_entries
 
     # Called by the LISTEN loop.
     def changed(self) -> None:
+        self._changes += 1
         self._known = None
 
     def listening(self, state: bool) -> None:
@@ -35,8 +37,9 @@ class MetricsCache:
         """The current (version, changed_at): from memory while listening, else one small read."""
         if self._known is not None and self._listening:
             return self._known
+        changes_before = self._changes
         record = await pool.fetchrow(VERSION)
-        if self._listening:
+        if self._listening and self._changes == changes_before:
             self._known = record
         return record
 

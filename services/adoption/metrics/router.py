@@ -80,7 +80,8 @@ async def units(
             rows = [r for r in rows if r.unit_code == own]
         return service.sort_rows(rows, sort, order == "desc")
 
-    return await _cached(request, (own,), compute)
+    # change_7d counts from today: the date is part of the answer.
+    return await _cached(request, (own, service.vietnam_today()), compute)
 
 
 @router.get("/timeseries", response_model=Timeseries)

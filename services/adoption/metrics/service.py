@@ -92,10 +92,11 @@ async def unit_rows(conn: asyncpg.Connection, *, target: float, kind: str | None
 
 def sort_rows(rows: list[UnitRow], key: str, descending: bool) -> list[UnitRow]:
     """Sorted by ``key``; rows without a value (no headcount, no events) always come last."""
-    present = [r for r in rows if getattr(r, key) is not None]
-    absent = [r for r in rows if getattr(r, key) is None]
-    present.sort(key=lambda r: (getattr(r, key), r.unit_code), reverse=descending)
-    return present + sorted(absent, key=lambda r: r.unit_code)
+    by_code = sorted(rows, key=lambda r: r.unit_code)  # ties stay in code order, either direction
+    present = sorted(
+        (r for r in by_code if getattr(r, key) is not None), key=lambda r: getattr(r, key), reverse=descending
+    )
+    return present + [r for r in by_code if getattr(r, key) is None]
 
 
 def summary_of(rows: list[UnitRow], *, target: float, as_of) -> Summary:

@@ -21,7 +21,8 @@ def _bump(session: AsyncSession):
 
 
 async def apply_unit_change(session: AsyncSession, message: UnitChanged) -> None:
-    """Upsert the registry's unit (idempotent: the same message twice leaves the same row)."""
+    """Upsert the registry's unit. Messages may arrive twice or out of order (concurrent jobs, retries):
+    a message older than the row's last change is ignored, so a late one never undoes a newer one."""
     values = {
         "code": message.unit.code,
         "name": message.unit.name,
@@ -31,12 +32,14 @@ async def apply_unit_change(session: AsyncSession, message: UnitChanged) -> None
         "phone": message.unit.phone,
         "active": message.active,
         "registry_headcount": message.staff_headcount,
+        "updated_at": message.occurred_at,
     }
     statement = pg_insert(Unit).values(**values)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[Unit.code],
-            set_={**{k: statement.excluded[k] for k in values if k != "code"}, "updated_at": func.now()},
+            set_={k: statement.excluded[k] for k in values if k != "code"},
+            where=Unit.updated_at <= statement.excluded.updated_at,
         )
     )
     await _bump(session)
