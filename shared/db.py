@@ -63,11 +63,6 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-async def open_session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    async with factory() as session:
-        yield session
-
-
 def asyncpg_dsn(sqlalchemy_url: str) -> str:
     """The plain libpq form of a SQLAlchemy URL, for asyncpg.connect (LISTEN, COPY)."""
     return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)

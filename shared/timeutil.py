@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -26,13 +26,3 @@ def vietnam_today(now: datetime | None = None) -> date:
 def vietnam_midnight(day: date) -> datetime:
     """00:00 Vietnam time at the start of ``day``, as an aware datetime."""
     return datetime.combine(day, time(0), tzinfo=VIETNAM)
-
-
-def start_of_next_day(day: date) -> datetime:
-    """The exclusive end of a Vietnam calendar day: "before 15/02" means "< 15/02 00:00 +07:00"."""
-    return vietnam_midnight(day + timedelta(days=1))
-
-
-def format_vietnam_date(moment: datetime) -> str:
-    """dd/mm/yyyy, as Vietnamese official documents write dates."""
-    return to_vietnam(moment).strftime("%d/%m/%Y")

@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 from arq import ArqRedis
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.api.models import OutboxMessage
@@ -101,7 +101,3 @@ async def relay_pending(
     if relayed:
         log.info("outbox_relayed", count=relayed)
     return relayed
-
-
-async def pending_count(session: AsyncSession) -> int:
-    return await session.scalar(select(func.count()).where(OutboxMessage.relayed_at.is_(None))) or 0
