@@ -156,7 +156,7 @@ async def raw_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connectio
             raise
 
 
-async def create_pg_pool(settings: CommonSettings) -> asyncpg.Pool:
+async def create_pg_pool(settings: CommonSettings, *, max_size: int | None = None) -> asyncpg.Pool:
     """An asyncpg pool beside the engine's, for the few hot paths that skip the ORM. Created lazily
     (min_size=0) so that an app starts even while PostgreSQL is down, and answers 503 meanwhile."""
     return await asyncpg.create_pool(

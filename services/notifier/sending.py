@@ -17,13 +17,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 
+import asyncpg
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.notifier.models import Notification
+from services.notifier import repository
 from services.notifier.planning import Draft
 from services.notifier.providers import Outgoing, PermanentFailure, Provider, TemporaryFailure
 from services.notifier.ratelimit import ProviderRateLimiter
@@ -66,12 +64,12 @@ class Sender:
     def __init__(
         self,
         settings: NotifierSettings,
-        sessions: async_sessionmaker[AsyncSession],
+        pg: asyncpg.Pool,
         providers: dict[str, Provider],
         limiter: ProviderRateLimiter,
         schedule: Schedule,
     ) -> None:
-        self.settings, self.sessions, self.providers = settings, sessions, providers
+        self.settings, self.pg, self.providers = settings, pg, providers
         self.limiter, self.schedule = limiter, schedule
 
     def materialise(self, message_id: uuid.UUID, draft: Draft) -> dict[str, object]:
@@ -113,19 +111,7 @@ class Sender:
         if not drafts:
             return []
         rows = [self.materialise(message_id, d) for d in drafts]
-        async with self.sessions() as session:
-            await session.execute(
-                pg_insert(Notification).values(rows).on_conflict_do_nothing(index_elements=[Notification.dedupe_key])
-            )
-            waiting = (
-                await session.scalars(
-                    select(Notification.id).where(
-                        Notification.dedupe_key.in_([d.dedupe_key for d in drafts]), Notification.status == "created"
-                    )
-                )
-            ).all()
-            await session.commit()
-        return list(waiting)
+        return await repository.create(self.pg, rows)
 
     async def send(self, notification_id: uuid.UUID) -> str | None:
         """One send attempt; returns the status it left, or None when there was nothing to do."""
@@ -136,19 +122,19 @@ class Sender:
             if quiet is not None:
                 await self._defer_sms(notification_id, quiet)
             return None
-        provider = self.providers[claimed.channel]
+        provider = self.providers[claimed["channel"]]
         taken, wait = await self.limiter.reserve(provider.name, provider.per_second, MAX_RATE_WAIT_SECONDS)
         if not taken:  # the provider is saturated for a while: hand the row back and come back later
             return await self._release(claimed, utcnow() + timedelta(seconds=wait))
         await asyncio.sleep(wait)
         outgoing = Outgoing(
-            claimed.id,
-            claimed.channel,
-            claimed.recipient,
-            claimed.recipient_name,
-            claimed.subject,
-            claimed.body,
-            pinned_provider=claimed.pinned_provider,
+            claimed["id"],
+            claimed["channel"],
+            claimed["recipient"],
+            claimed["recipient_name"],
+            claimed["subject"],
+            claimed["body"],
+            pinned_provider=claimed["pinned_provider"],
         )
         try:
             accepted = await asyncio.wait_for(provider.send(outgoing), self.settings.send_timeout_seconds)
@@ -161,81 +147,40 @@ class Sender:
         return await self._finish(claimed, "sent", provider=accepted.provider, provider_ref=accepted.provider_ref)
 
     async def _claim(self, notification_id: uuid.UUID, *, quiet_for_sms: bool):
-        n = Notification
-        stuck = func.now() - timedelta(seconds=self.settings.stuck_after_seconds)
-        conditions = [
-            n.id == notification_id,
-            n.next_attempt_at <= func.now() + timedelta(seconds=1),
-            or_(n.status.in_(("created", "temporary_failure")), and_(n.status == "sending", n.updated_at < stuck)),
-        ]
-        if quiet_for_sms:
-            conditions.append(or_(n.channel != "sms", n.urgent))
-        async with self.sessions() as session:
-            row = (
-                await session.execute(
-                    update(n)
-                    .where(*conditions)
-                    .values(status="sending", attempts=n.attempts + 1, updated_at=func.now())
-                    .returning(
-                        n.id, n.channel, n.recipient, n.recipient_name, n.subject, n.body, n.attempts, n.pinned_provider
-                    )
-                )
-            ).one_or_none()
-            await session.commit()
-        return row
+        return await repository.claim(
+            self.pg, notification_id, stuck_after=self.settings.stuck_after_seconds, quiet=quiet_for_sms
+        )
 
     async def _defer_sms(self, notification_id: uuid.UUID, until: datetime) -> None:
-        n = Notification
-        async with self.sessions() as session:
-            deferred = (
-                await session.execute(
-                    update(n)
-                    .where(
-                        n.id == notification_id,
-                        n.channel == "sms",
-                        n.urgent.is_(False),
-                        n.status.in_(("created", "temporary_failure")),
-                        n.next_attempt_at < until,
-                    )
-                    .values(next_attempt_at=until, updated_at=func.now())
-                    .returning(n.attempts)
-                )
-            ).scalar_one_or_none()
-            await session.commit()
+        deferred = await repository.defer_sms(self.pg, notification_id, until)
         if deferred is not None:
             log.info("sms_deferred_for_quiet_hours", notification=str(notification_id), until=until.isoformat())
             await self.schedule(notification_id, until, deferred)
 
     async def _release(self, claimed, at: datetime) -> None:
         """Undo a claim (no attempt was made) and schedule the send for ``at``."""
-        async with self.sessions() as session:
-            await session.execute(
-                update(Notification)
-                .where(Notification.id == claimed.id, Notification.status == "sending")
-                .values(status="created", attempts=Notification.attempts - 1, next_attempt_at=at, updated_at=func.now())
-            )
-            await session.commit()
-        await self.schedule(claimed.id, at, claimed.attempts - 1)
+        await repository.release(self.pg, claimed["id"], at)
+        await self.schedule(claimed["id"], at, claimed["attempts"] - 1)
         return None
 
     async def _retry_later(self, claimed, reason: str, provider: str, hint: float | None, *, pin: bool = False) -> str:
-        if claimed.attempts >= self.settings.max_attempts:
+        if claimed["attempts"] >= self.settings.max_attempts:
             return await self._finish(
                 claimed,
                 "permanent_failure",
                 provider=provider,
-                error=f"gave up after {claimed.attempts} attempts: {reason}",
+                error=f"gave up after {claimed['attempts']} attempts: {reason}",
             )
-        at = utcnow() + timedelta(seconds=backoff(self.settings, claimed.attempts, hint))
+        at = utcnow() + timedelta(seconds=backoff(self.settings, claimed["attempts"], hint))
         status = await self._finish(
             claimed,
             "temporary_failure",
             provider=provider,
             error=reason,
             retry_at=at,
-            pinned_provider=provider if pin else claimed.pinned_provider,
+            pinned_provider=provider if pin else claimed["pinned_provider"],
         )
-        await self.schedule(claimed.id, at, claimed.attempts)
+        await self.schedule(claimed["id"], at, claimed["attempts"])
         return status
 
     async def _finish(
@@ -249,30 +194,22 @@ class Sender:
         retry_at: datetime | None = None,
         pinned_provider: str | None = None,
     ) -> str:
-        values: dict[str, object] = {
-            "status": status,
-            "provider": provider,
-            "updated_at": func.now(),
-            "last_error": error[:1000] if error else None,
-        }
-        if status == "sent":
-            values.update(sent_at=func.now(), provider_ref=provider_ref)
-        if retry_at is not None:
-            values.update(next_attempt_at=retry_at, pinned_provider=pinned_provider)
-        async with self.sessions() as session:
-            # Only from "sending": a delivery receipt that arrived first keeps its final state.
-            await session.execute(
-                update(Notification)
-                .where(Notification.id == claimed.id, Notification.status == "sending")
-                .values(**values)
-            )
-            await session.commit()
-        SENDS.labels(claimed.channel, status).inc()
+        await repository.finish(
+            self.pg,
+            claimed["id"],
+            status,
+            provider=provider,
+            provider_ref=provider_ref,
+            error=error[:1000] if error else None,
+            retry_at=retry_at,
+            pinned_provider=pinned_provider,
+        )
+        SENDS.labels(claimed["channel"], status).inc()
         if status != "sent":
             log.warning(
                 "send_failed",
-                notification=str(claimed.id),
-                channel=claimed.channel,
+                notification=str(claimed["id"]),
+                channel=claimed["channel"],
                 status=status,
                 provider=provider,
                 error=error,
@@ -281,21 +218,4 @@ class Sender:
 
     async def stuck(self, limit: int = 1000) -> list[uuid.UUID]:
         """Rows a worker should have sent by now: their job was lost, or their worker died mid-send."""
-        n = Notification
-        late = func.now() - timedelta(seconds=self.settings.stuck_after_seconds)
-        async with self.sessions() as session:
-            return list(
-                (
-                    await session.scalars(
-                        select(n.id)
-                        .where(
-                            or_(
-                                and_(n.status.in_(("created", "temporary_failure")), n.next_attempt_at < late),
-                                and_(n.status == "sending", n.updated_at < late),
-                            )
-                        )
-                        .order_by(n.next_attempt_at)
-                        .limit(limit)
-                    )
-                ).all()
-            )
+        return await repository.stuck(self.pg, stuck_after=self.settings.stuck_after_seconds, limit=limit)

@@ -24,7 +24,7 @@ from services.notifier.sending import MAX_RATE_WAIT_SECONDS, Sender
 from services.notifier.settings import NotifierSettings, get_settings
 from shared import queues
 from shared.contracts import JOB_MESSAGES
-from shared.db import create_engine, session_factory
+from shared.db import create_pg_pool
 from shared.logs import configure_logging
 
 log = structlog.get_logger("notifier.worker")
@@ -71,7 +71,7 @@ def build_worker(settings: NotifierSettings | None = None, **options: Any) -> An
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
         ctx["queue"] = queues.queue_name(settings, queues.NOTIFIER)
-        ctx["engine"] = create_engine(settings, pool_size=settings.worker_concurrency // 2 + 2, max_overflow=10)
+        ctx["pg"] = await create_pg_pool(settings, max_size=settings.worker_concurrency // 2 + 2)
         ctx["http"] = httpx.AsyncClient(limits=httpx.Limits(max_connections=settings.worker_concurrency))
         ctx["providers"] = build_providers(settings, ctx["http"])
 
@@ -86,7 +86,7 @@ def build_worker(settings: NotifierSettings | None = None, **options: Any) -> An
 
         ctx["sender"] = Sender(
             settings,
-            session_factory(ctx["engine"]),
+            ctx["pg"],
             ctx["providers"],
             ProviderRateLimiter(ctx["redis"], ctx["queue"]),
             schedule,
@@ -100,8 +100,8 @@ def build_worker(settings: NotifierSettings | None = None, **options: Any) -> An
             await provider.close()
         if "http" in ctx:
             await ctx["http"].aclose()
-        if "engine" in ctx:
-            await ctx["engine"].dispose()
+        if "pg" in ctx:
+            await ctx["pg"].close()
 
     return queues.make_worker(
         settings,

@@ -19,7 +19,7 @@ from services.notifier.migrations import upgrade
 from services.notifier.settings import NotifierSettings, SmsGateway
 from services.notifier.worker import build_worker
 from shared import queues
-from shared.db import create_engine, session_factory
+from shared.db import create_engine, create_pg_pool, session_factory
 from shared.timeutil import to_vietnam, utcnow
 from tests.support.sms_gateway import Gateway, running
 from tests.support.smtp_server import SmtpServer
@@ -98,6 +98,14 @@ async def notifier_db(notifier_settings) -> AsyncIterator:
     await client.aclose()
     yield session_factory(engine)
     await engine.dispose()
+
+
+@pytest.fixture
+async def notifier_pg(notifier_settings, notifier_db) -> AsyncIterator:
+    """An asyncpg pool on the same (emptied) tables, as the worker's send path uses."""
+    pool = await create_pg_pool(notifier_settings, max_size=4)
+    yield pool
+    await pool.close()
 
 
 @pytest.fixture

@@ -142,7 +142,7 @@ async def test_outside_quiet_hours_sms_goes_at_once(notifier_settings, notifier_
 
 
 async def insert_drafts(settings, notifier_db, message, **values) -> list[uuid.UUID]:
-    sender = Sender(settings, notifier_db, {}, None, None)
+    sender = Sender(settings, None, {}, None, None)  # materialise() only renders
     drafts = plan(message, office_email=settings.office_email)
     new = [{**sender.materialise(message.message_id, d), **values} for d in drafts]
     async with notifier_db() as session:
@@ -151,7 +151,9 @@ async def insert_drafts(settings, notifier_db, message, **values) -> list[uuid.U
     return [r["id"] for r in new]
 
 
-async def test_the_sweeper_resends_what_a_dead_worker_left_in_sending(notifier_settings, notifier_db, smtp, gateway):
+async def test_the_sweeper_resends_what_a_dead_worker_left_in_sending(
+    notifier_settings, notifier_db, notifier_pg, smtp, gateway
+):
     settings = notifier_settings.model_copy(update={"stuck_after_seconds": 60.0})
     long_ago = utcnow() - timedelta(minutes=10)
     # A worker claimed these ten minutes ago and died before the providers answered.
@@ -166,7 +168,7 @@ async def test_the_sweeper_resends_what_a_dead_worker_left_in_sending(notifier_s
     busy_fp = messages.focal_point("Lê Thị Mai", phone="+84987000111", email="mai.lt@halong.example")
     busy = await insert_drafts(settings, notifier_db, messages.go_live(busy_fp), status="sending", attempts=1)
 
-    sender = Sender(settings, notifier_db, {}, None, None)
+    sender = Sender(settings, notifier_pg, {}, None, None)
     assert set(await sender.stuck()) == {*dead, *lost}
 
     redis = await queues.connect(settings)
@@ -195,11 +197,11 @@ async def test_the_sweeper_resends_what_a_dead_worker_left_in_sending(notifier_s
     assert smtp.handler.to("mai.lt@halong.example") == [] and gateway.to("0987000111") == []
 
 
-async def test_sent_rows_are_never_swept(notifier_settings, notifier_db, smtp, gateway):
+async def test_sent_rows_are_never_swept(notifier_settings, notifier_db, notifier_pg, smtp, gateway):
     await enqueue(notifier_settings, "notifier.directive.go_live", messages.go_live())
     await run_worker_until(notifier_settings, all_final_and_jobs_done(notifier_settings, notifier_db, 2, []))
     long_ago = utcnow() - timedelta(hours=1)
     async with notifier_db() as session:
         await session.execute(update(Notification).values(updated_at=long_ago, next_attempt_at=long_ago))
         await session.commit()
-    assert await Sender(notifier_settings, notifier_db, {}, None, None).stuck() == []
+    assert await Sender(notifier_settings, notifier_pg, {}, None, None).stuck() == []

@@ -197,9 +197,11 @@ async def test_paging_walks_every_notification_once(db, notifier_settings, notif
     assert len(two["items"] + rest) == 3
 
 
-async def test_pages_hold_100_by_default_and_at_most_1000(db, notifier_settings, notifier_db, notifier_client):
+async def test_pages_hold_100_by_default_and_at_most_1000(
+    db, notifier_settings, notifier_db, notifier_pg, notifier_client
+):
     key = await create_key(db, "office")
-    sender = Sender(notifier_settings, notifier_db, {}, None, None)
+    sender = Sender(notifier_settings, notifier_pg, {}, None, None)
     (draft,) = plan(messages.digest(), office_email=notifier_settings.office_email)
     many = [sender.materialise(uuid.uuid4(), replace(draft, dedupe_key=f"digest:{n}:email")) for n in range(101)]
     async with notifier_db() as session:  # one statement: every row has the same created_at

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 
 import aiosmtplib
@@ -14,17 +15,21 @@ from services.notifier.settings import NotifierSettings
 from shared.timeutil import utcnow
 
 
-def build_email(message: Outgoing, mail_from: str) -> EmailMessage:
-    email = EmailMessage()
+def build_email(message: Outgoing, mail_from: str) -> MIMEText:
+    """A plain-text UTF-8 e-mail with RFC 2047 headers.
+
+    Built with the ``compat32`` API on purpose: ``EmailMessage`` re-folds Vietnamese headers on every
+    serialisation and cost about 10 ms an e-mail here, most of the notifier's CPU (see bench/).
+    """
+    email = MIMEText(message.body, "plain", "utf-8")
     name, address = parseaddr(mail_from)
-    email["From"] = formataddr((name, address))
-    email["To"] = formataddr((message.recipient_name or "", message.recipient))
-    email["Subject"] = message.subject or ""
+    email["From"] = formataddr((name, address), charset="utf-8")
+    email["To"] = formataddr((message.recipient_name or "", message.recipient), charset="utf-8")
+    email["Subject"] = Header(message.subject or "", "utf-8")
     email["Date"] = format_datetime(utcnow())
     # The notification id in the Message-ID: a resend after a crash is recognisable as the same message.
     email["Message-ID"] = make_msgid(idstring=str(message.id), domain=address.rpartition("@")[2] or "ioc.local")
     email["X-IOC-Notification"] = str(message.id)
-    email.set_content(message.body, charset="utf-8")
     return email
 
 
@@ -33,6 +38,7 @@ class SmtpProvider:
         self.name = f"smtp:{settings.smtp_host}"
         self.per_second = settings.email_per_second
         self._settings = settings
+        self._sender = parseaddr(settings.mail_from)[1]
         self._idle: list[aiosmtplib.SMTP] = []
         self._slots = asyncio.Semaphore(settings.smtp_connections)
 
@@ -57,7 +63,7 @@ class SmtpProvider:
             try:
                 if client is None or not client.is_connected:
                     client = await self._connect()
-                await client.send_message(email)
+                await client.sendmail(self._sender, [message.recipient], email.as_bytes())
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 self._keep(client)
                 code = min((r.code for r in exc.recipients), default=550)
