@@ -8,9 +8,11 @@ contracts on both sides.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import uvloop
 from arq import ArqRedis, create_pool, cron, func
 from arq.connections import RedisSettings
 from arq.worker import Worker
@@ -107,4 +109,21 @@ def make_worker(
 
 
 # Re-exported so that services declare jobs and schedules without importing arq themselves.
-__all__ = ["ArqRedis", "connect", "cron", "enqueue_message", "func", "make_worker", "parse_message", "queue_name"]
+__all__ = [
+    "ArqRedis",
+    "connect",
+    "cron",
+    "enqueue_message",
+    "func",
+    "make_worker",
+    "parse_message",
+    "queue_name",
+    "run",
+]
+
+
+def run(build: Callable[[], Worker]) -> None:
+    """Build and run a worker until SIGTERM/SIGINT, on uvloop (the loop uvicorn runs the HTTP apps on).
+    The worker binds its event loop when it is built, so uvloop goes in first."""
+    uvloop.install()
+    build().run()

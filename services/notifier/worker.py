@@ -131,7 +131,7 @@ def build_worker(settings: NotifierSettings | None = None, **options: Any) -> An
 def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, json_output=settings.log_json)
-    build_worker(settings).run()
+    queues.run(lambda: build_worker(settings))
 
 
 if __name__ == "__main__":
