@@ -1,5 +1,6 @@
-"""The bench's throwaway world: a fresh migrated database with units, one directive and an office key,
-a Redis key space of its own, and their removal afterwards.
+"""The bench's throwaway world: a fresh migrated database with units, one directive and an office key
+(the registry bench) or with the notifier's schema too (the notifier bench), a Redis key space of its
+own, and their removal afterwards.
 
 The registry is seeded through its own service functions (as ``tests/builders.py`` does), so the data
 is exactly what the API would have written.
@@ -29,6 +30,7 @@ from shared.timeutil import VIETNAM, utcnow
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of its own: nothing else of ours lives there
+NOTIFIER_REDIS_URL = "redis://127.0.0.1:6379/12"  # the notifier bench's: arq's job keys are global
 
 
 @dataclass
@@ -39,6 +41,9 @@ class BenchEnv:
     directive_id: str = ""
     api_key: str = ""
     created: bool = False
+    redis_url: str = REDIS_URL
+    # Keys outside ``{queue_prefix}:*`` the run creates (arq's job and result keys cannot be prefixed).
+    extra_redis_patterns: list[str] = field(default_factory=list)
 
     @property
     def dsn(self) -> str:
@@ -62,10 +67,21 @@ class BenchEnv:
 
     def setup(self, unit_count: int) -> None:
         """Create, migrate and seed the database (alembic runs its own event loop, hence sync here)."""
-        asyncio.run(_admin(f'CREATE DATABASE "{self.database}"'))
-        self.created = True
+        self.create()
         upgrade(self.sqlalchemy_url)
         asyncio.run(self._seed(unit_count))
+
+    def setup_notifier(self) -> None:
+        """Create the database with the registry's schemas (they hold ``auth``) and the notifier's."""
+        from services.notifier.migrations import upgrade as upgrade_notifier
+
+        self.create()
+        upgrade(self.sqlalchemy_url)
+        upgrade_notifier(self.sqlalchemy_url)
+
+    def create(self) -> None:
+        asyncio.run(_admin(f'CREATE DATABASE "{self.database}"'))
+        self.created = True
 
     async def _seed(self, unit_count: int) -> None:
         engine = create_engine(self._settings(), pool_size=2, max_overflow=0)
@@ -121,7 +137,8 @@ class BenchEnv:
     def teardown(self) -> None:
         """Drop the database and this run's Redis keys; safe to call after a partial setup."""
         try:
-            asyncio.run(_delete_redis_keys(f"{self.queue_prefix}:*"))
+            for pattern in (f"{self.queue_prefix}:*", *self.extra_redis_patterns):
+                asyncio.run(_delete_redis_keys(pattern, self.redis_url))
         finally:
             if self.created:
                 asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
@@ -141,10 +158,10 @@ async def _admin(statement: str) -> None:
         await conn.close()
 
 
-async def _delete_redis_keys(pattern: str) -> None:
+async def _delete_redis_keys(pattern: str, url: str = REDIS_URL) -> None:
     """The registry's request path does not touch the queues (the outbox relay, not run here, does);
     this removes anything that appeared under the run's prefix all the same."""
-    client = aioredis.Redis.from_url(REDIS_URL)
+    client = aioredis.Redis.from_url(url)
     try:
         doomed = [key async for key in client.scan_iter(match=pattern, count=1000)]
         if doomed:
