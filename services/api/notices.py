@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 import structlog
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.api import outbox
 from services.api.messages import directive_ref, focal_point_ref, unit_ref
-from services.api.models import Directive, DirectiveUnit, FocalPoint, ScheduledNotice, Unit
+from services.api.models import Directive, ScheduledNotice
+from services.api.registrations.service import addressed_units
 from services.api.settings import RegistrySettings
 from shared import queues
 from shared.contracts import DeadlinePassed, DigestUnit, GoLive, ReminderDue
@@ -136,23 +137,7 @@ async def _decide(
 async def _messages(
     session: AsyncSession, directive: Directive, notice: PlannedNotice, now: datetime
 ) -> list[tuple[str, object]]:
-    rows = (
-        await session.execute(
-            select(Unit, FocalPoint)
-            .select_from(DirectiveUnit)
-            .join(Unit, Unit.id == DirectiveUnit.unit_id)
-            .outerjoin(
-                FocalPoint,
-                and_(
-                    FocalPoint.directive_id == DirectiveUnit.directive_id,
-                    FocalPoint.unit_id == DirectiveUnit.unit_id,
-                    FocalPoint.status == "active",
-                ),
-            )
-            .where(DirectiveUnit.directive_id == directive.id)
-            .order_by(Unit.code)
-        )
-    ).all()
+    rows = await addressed_units(session, directive.id)
     ref = directive_ref(directive)
     if notice.kind == "reminder":
         return [

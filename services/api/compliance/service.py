@@ -6,55 +6,31 @@ point keeps the unit on time; a withdrawal makes it missing until it registers a
 
 from __future__ import annotations
 
-from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.compliance.schemas import Compliance, FocalPointContact, UnitCompliance
-from services.api.models import Directive, DirectiveUnit, FocalPoint, Unit
+from services.api.models import Directive
+from services.api.registrations.service import addressed_units
 from shared.timeutil import utcnow
 
 STATUS_ORDER = {"missing": 0, "late": 1, "on_time": 2}
 
 
 async def compliance(session: AsyncSession, directive: Directive) -> Compliance:
-    rows = (
-        await session.execute(
-            select(
-                Unit.code,
-                Unit.name,
-                Unit.kind,
-                FocalPoint.standing_since,
-                FocalPoint.full_name,
-                FocalPoint.phone,
-                FocalPoint.email,
-            )
-            .select_from(DirectiveUnit)
-            .join(Unit, Unit.id == DirectiveUnit.unit_id)
-            .outerjoin(
-                FocalPoint,
-                and_(
-                    FocalPoint.directive_id == DirectiveUnit.directive_id,
-                    FocalPoint.unit_id == DirectiveUnit.unit_id,
-                    FocalPoint.status == "active",
-                ),
-            )
-            .where(DirectiveUnit.directive_id == directive.id)
-        )
-    ).all()
     units = []
-    for row in rows:
-        if row.standing_since is None:
+    for unit, fp in await addressed_units(session, directive.id):
+        if fp is None:
             status, contact = "missing", None
         else:
-            status = "on_time" if row.standing_since < directive.deadline else "late"
-            contact = FocalPointContact(full_name=row.full_name, phone=row.phone, email=row.email)
+            status = "on_time" if fp.standing_since < directive.deadline else "late"
+            contact = FocalPointContact(full_name=fp.full_name, phone=fp.phone, email=fp.email)
         units.append(
             UnitCompliance(
-                unit_code=row.code,
-                unit_name=row.name,
-                unit_kind=row.kind,
+                unit_code=unit.code,
+                unit_name=unit.name,
+                unit_kind=unit.kind,
                 status=status,
-                submitted_at=row.standing_since,
+                submitted_at=fp.standing_since if fp else None,
                 focal_point=contact,
             )
         )

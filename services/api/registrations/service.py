@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api import outbox
@@ -125,6 +125,26 @@ async def withdraw(session: AsyncSession, registration_id: uuid.UUID, *, reason:
     )
     await session.commit()
     return _out(found, unit, directive)
+
+
+async def addressed_units(session: AsyncSession, directive_id: uuid.UUID) -> list[tuple[Unit, FocalPoint | None]]:
+    """Every unit a directive addresses, with its active focal point (None: missing), by unit code."""
+    rows = await session.execute(
+        select(Unit, FocalPoint)
+        .select_from(DirectiveUnit)
+        .join(Unit, Unit.id == DirectiveUnit.unit_id)
+        .outerjoin(
+            FocalPoint,
+            and_(
+                FocalPoint.directive_id == DirectiveUnit.directive_id,
+                FocalPoint.unit_id == DirectiveUnit.unit_id,
+                FocalPoint.status == "active",
+            ),
+        )
+        .where(DirectiveUnit.directive_id == directive_id)
+        .order_by(Unit.code)
+    )
+    return [(unit, fp) for unit, fp in rows]
 
 
 async def active_focal_points(
