@@ -78,7 +78,7 @@ def make_worker(
     job_timeout: float = 30,
     max_jobs: int = 20,
     handle_signals: bool = True,
-    poll_delay: float = 0.5,
+    poll_delay: float | None = None,
 ) -> Worker:
     """An arq worker on ``service``'s queue, with JSON payloads and short job timeouts.
 
@@ -104,7 +104,7 @@ def make_worker(
         job_completion_wait=10,
         max_burst_jobs=-1,
         log_results=False,
-        poll_delay=poll_delay,
+        poll_delay=settings.worker_poll_seconds if poll_delay is None else poll_delay,
     )
 
 

@@ -31,3 +31,7 @@ class CommonSettings(BaseSettings):
     db_pool_timeout_seconds: float = 10.0
     db_statement_timeout_ms: int = 10_000
     redis_timeout_seconds: float = 1.0
+    # How often an idle worker looks for due jobs. arq only starts new jobs when it looks, so this also
+    # caps a busy worker's rate (concurrency / poll interval): 0.5 s (arq's default) capped the
+    # notifier at 100 jobs a second.
+    worker_poll_seconds: float = 0.05

@@ -28,23 +28,31 @@ COLUMNS = (
     "body",
     "sms_encoding",
     "sms_segments",
+    "status",
 )
+CLAIMED = "id, channel, recipient, recipient_name, subject, body, attempts, pinned_provider, status"
 
-# New rows, and rows of the same dedupe keys still waiting from an earlier run of the same job (the
-# SELECT sees the table as it was before this statement, so the union needs both halves).
-CREATE = """
+# New rows (those inserted as "sending" are claimed by this very statement: one attempt, now), and
+# rows of the same dedupe keys an earlier run of the job left waiting (the SELECT sees the table as it
+# was before this statement, so the union needs both halves).
+CREATE = f"""
 WITH inserted AS (
     INSERT INTO notify.notifications (id, dedupe_key, message_id, reason, channel, recipient, recipient_name,
-                                      unit_code, directive_id, subject, body, sms_encoding, sms_segments)
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::uuid[], $10::text[], $11::text[], $12::text[], $13::smallint[])
+                                      unit_code, directive_id, subject, body, sms_encoding, sms_segments, status,
+                                      attempts)
+    SELECT *, CASE WHEN status = 'sending' THEN 1 ELSE 0 END
+    FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
+                $8::text[], $9::uuid[], $10::text[], $11::text[], $12::text[], $13::smallint[], $14::text[])
+         AS r(id, dedupe_key, message_id, reason, channel, recipient, recipient_name, unit_code, directive_id,
+              subject, body, sms_encoding, sms_segments, status)
     ON CONFLICT (dedupe_key) DO NOTHING
-    RETURNING id
+    RETURNING {CLAIMED}
 )
-SELECT id FROM inserted
-UNION
-SELECT id FROM notify.notifications WHERE dedupe_key = ANY($2::text[]) AND status = 'created'
-"""
+SELECT * FROM inserted
+UNION ALL
+SELECT {CLAIMED} FROM notify.notifications
+WHERE dedupe_key = ANY($2::text[]) AND status = 'created'
+"""  # noqa: S608 (column lists are constants)
 
 CLAIM = """
 UPDATE notify.notifications
@@ -54,7 +62,7 @@ WHERE id = $1
   AND (status IN ('created', 'temporary_failure')
        OR (status = 'sending' AND updated_at < now() - make_interval(secs => $2::float8)))
   AND (NOT $3::boolean OR channel <> 'sms' OR urgent)
-RETURNING id, channel, recipient, recipient_name, subject, body, attempts, pinned_provider
+RETURNING id, channel, recipient, recipient_name, subject, body, attempts, pinned_provider, status
 """
 
 # Only from "sending": a delivery receipt that arrived first keeps its final state.
@@ -90,9 +98,10 @@ LIMIT $2
 """
 
 
-async def create(pool: asyncpg.Pool, rows: Sequence[dict[str, Any]]) -> list[uuid.UUID]:
+async def create(pool: asyncpg.Pool, rows: Sequence[dict[str, Any]]) -> list[asyncpg.Record]:
+    """Insert ``rows`` (each with the status to start in); returns the claimed and the waiting ones."""
     columns = [[row[c] for row in rows] for c in COLUMNS]
-    return [r["id"] for r in await pool.fetch(CREATE, *columns)]
+    return await pool.fetch(CREATE, *columns)
 
 
 async def claim(pool: asyncpg.Pool, notification_id: uuid.UUID, *, stuck_after: float, quiet: bool):

@@ -105,23 +105,36 @@ class Sender:
             )
         return row
 
-    async def create(self, message_id: uuid.UUID, drafts: list[Draft]) -> list[uuid.UUID]:
-        """Insert the drafts that do not exist yet; returns the ids of those still waiting to be sent."""
+    async def create_and_send(self, message_id: uuid.UUID, drafts: list[Draft]) -> int:
+        """Commit the drafts that do not exist yet, then send them; returns how many were attempted.
+
+        Rows that can go at once are inserted already claimed (``sending``, one attempt): one statement
+        fewer a notification. SMS in quiet hours are inserted ``created`` and deferred; rows an earlier
+        run of the same job left ``created`` are claimed one by one, as any retry is.
+        """
         drafts = [d for d in drafts if has_template(self.settings.templates_dir, d.reason, d.channel)]
         if not drafts:
-            return []
+            return 0
+        quiet = quiet_until(self.settings, utcnow()) is not None
         rows = [self.materialise(message_id, d) for d in drafts]
-        return await repository.create(self.pg, rows)
+        for row in rows:
+            row["status"] = "created" if quiet and row["channel"] == "sms" else "sending"
+        results = await repository.create(self.pg, rows)
+        await asyncio.gather(*(self._deliver(r) if r["status"] == "sending" else self.send(r["id"]) for r in results))
+        return len(results)
 
     async def send(self, notification_id: uuid.UUID) -> str | None:
         """One send attempt; returns the status it left, or None when there was nothing to do."""
-        now = utcnow()
-        quiet = quiet_until(self.settings, now)
+        quiet = quiet_until(self.settings, utcnow())
         claimed = await self._claim(notification_id, quiet_for_sms=quiet is not None)
         if claimed is None:
             if quiet is not None:
                 await self._defer_sms(notification_id, quiet)
             return None
+        return await self._deliver(claimed)
+
+    async def _deliver(self, claimed) -> str | None:
+        """Hand a claimed row to its provider and record the outcome."""
         provider = self.providers[claimed["channel"]]
         taken, wait = await self.limiter.reserve(provider.name, provider.per_second, MAX_RATE_WAIT_SECONDS)
         if not taken:  # the provider is saturated for a while: hand the row back and come back later

@@ -8,7 +8,6 @@ lost job or a killed worker left behind.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 from typing import Any
@@ -42,9 +41,7 @@ def message_job(job_name: str):
             return 0
         sender: Sender = ctx["sender"]
         drafts = plan(message, office_email=ctx["settings"].office_email)
-        waiting = await sender.create(message.message_id, drafts)
-        await asyncio.gather(*(sender.send(i) for i in waiting))
-        return len(waiting)
+        return await sender.create_and_send(message.message_id, drafts)
 
     job.__qualname__ = job.__name__ = job_name.replace(".", "_")
     return queues.func(job, name=job_name)
