@@ -38,14 +38,26 @@ class Draft:
 
 
 def plan(message: Message, *, office_email: str) -> list[Draft]:
-    context = message.model_dump()
-    directive_id = (context.get("directive") or {}).get("id")
-    unit = context.get("unit") or {}
+    # The templates read the message's own fields (``unit.name``, ``focal_point.phone``...).
+    context = dict(message)
+    directive = getattr(message, "directive", None)
+    unit = getattr(message, "unit", None)
     drafts: list[Draft] = []
 
     def add(key: str, reason: str, channel: str, recipient: str | None, name: str | None) -> None:
         if recipient and (channel == "email" or is_mobile(recipient)):
-            drafts.append(Draft(key, reason, channel, recipient, name, unit.get("code"), directive_id, context))
+            drafts.append(
+                Draft(
+                    key,
+                    reason,
+                    channel,
+                    recipient,
+                    name,
+                    unit.code if unit else None,
+                    directive.id if directive else None,
+                    context,
+                )
+            )
 
     match message:
         case FocalPointRegistered(focal_point=fp, superseded=old):

@@ -22,7 +22,7 @@ class SmsGateway(BaseModel):
     brandname: str = "UBND-HALONG"
     sms_type: str = "2"  # eSMS: 2 = brandname customer care
     timeout_seconds: float = 10.0
-    per_second: float = 10.0  # the gateway's own rate limit
+    per_second: float = 10.0  # the gateway's own rate limit; 0: none
 
 
 class NotifierSettings(CommonSettings):
@@ -39,7 +39,7 @@ class NotifierSettings(CommonSettings):
     smtp_timeout_seconds: float = 15.0
     smtp_connections: int = 4  # kept open and reused
     mail_from: str = "Trung tâm điều hành thành phố thông minh Hạ Long <ioc@halong.example>"
-    email_per_second: float = 20.0
+    email_per_second: float = 20.0  # the SMTP server's limit; 0: none
 
     # SMS: "gateway" for the configured gateways (the first, then the next on failure), "sink" for files.
     sms_provider: Literal["gateway", "sink"] = "sink"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import orjson
 
 from services.notifier.providers import Accepted, Outgoing, PermanentFailure, TemporaryFailure
 from services.notifier.settings import SmsGateway
@@ -24,6 +25,7 @@ from shared.phones import national_format
 from shared.sms import is_gsm7
 
 ACCEPTED = "100"
+JSON_HEADERS = {"Content-Type": "application/json"}
 # eSMS result codes: which mean "the request was already accepted", which can never succeed.
 DUPLICATE_CODES = {"124"}
 PERMANENT_CODES = {"104", "118", "119", "131", "177"}
@@ -49,7 +51,9 @@ class GatewayProvider:
             "CallbackUrl": self.callback_url,
         }
         try:
-            response = await self.client.post(g.url, json=payload, timeout=g.timeout_seconds)
+            response = await self.client.post(
+                g.url, content=orjson.dumps(payload), headers=JSON_HEADERS, timeout=g.timeout_seconds
+            )
         except httpx.TimeoutException:
             raise Ambiguous(self.name, "timeout") from None
         except httpx.HTTPError as exc:
