@@ -288,19 +288,23 @@ def read_bodies(path: Path) -> list[bytes]:
 
 def copy_rows(world: World, ds: Dataset, hasher: Callable[[str], bytes], per_request: int = 1000) -> list[tuple]:
     """The rows the service stores for ``ds``, as the ceiling's COPY writes them (batch = request number)."""
-    hashes: dict[int, bytes] = {}
+    from services.adoption.subjects import person_key
+
+    hashes: dict[int, tuple[bytes, int]] = {}
     rows = []
     for n, (p, i) in enumerate(ds.order):
         occurred, _, event_id, kind, _ = world.person_events[p][i]
-        h = hashes.get(p)
-        if h is None:
-            h = hashes[p] = hasher(subject_forms(world.person_subject[p])[0])
+        known = hashes.get(p)
+        if known is None:
+            h = hasher(subject_forms(world.person_subject[p])[0])
+            known = hashes[p] = (h, person_key(h, world.person_unit[p], world.person_audience[p]))
         rows.append(
             (
                 event_id,
                 n // per_request + 1,
                 world.person_unit[p],
-                h,
+                known[0],
+                known[1],
                 world.person_audience[p],
                 kind,
                 datetime.fromtimestamp(occurred, UTC),
@@ -359,7 +363,7 @@ BATCHES = (
 )
 
 CEILING_SCHEMA = "bench_ceiling"
-CEILING_COLUMNS = ("event_id", "batch_id", "unit_code", "subject_hash", "audience", "type", "occurred_at")
+CEILING_COLUMNS = ("event_id", "batch_id", "unit_code", "subject_hash", "person", "audience", "type", "occurred_at")
 
 
 async def copy_ceiling(dsn: str, rows: list[tuple], meter: Meter) -> dict[str, Any]:

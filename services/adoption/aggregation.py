@@ -11,7 +11,8 @@ difference goes into ``daily`` and ``unit_stats``. An uninstall followed by a re
 counts once, and an old event arriving late corrects the day it belongs to.
 
 Folding is serialised by a transaction-level advisory lock, and a batch is marked folded in the same
-transaction, so running the job twice, or on two workers at once, counts every event once.
+transaction, so running the job twice, or on two workers at once, counts every event once. Each fold
+takes a bounded number of events, so a backlog is worked off in steps of the same size.
 """
 
 from __future__ import annotations
@@ -19,28 +20,35 @@ from __future__ import annotations
 import asyncpg
 
 LOCK = "SELECT pg_advisory_xact_lock(hashtext('adoption.aggregate'))"
+# The batches not folded yet, oldest first, with their sizes (a handful: the worker keeps up).
+PENDING = "SELECT id, events FROM adoption.batches WHERE aggregated_at IS NULL ORDER BY id"
 
+# $1: the batches folded now. The other batches not folded yet count in neither timeline; they are
+# read in this statement, so that a batch committed after PENDING was read is left out too.
+# Timelines are read through the (person, occurred_at) index; partitions use the full identity, so
+# that even a collision of two 64-bit person keys could not merge two people.
 FOLD = """
-WITH pending AS (
-    SELECT id FROM adoption.batches WHERE aggregated_at IS NULL ORDER BY id LIMIT $1
+WITH later AS (
+    SELECT coalesce(array_agg(id), '{}') AS ids
+    FROM adoption.batches WHERE aggregated_at IS NULL AND id <> ALL($1::bigint[])
 ), people AS (
-    SELECT DISTINCT unit_code, audience, subject_hash
-    FROM adoption.events WHERE batch_id IN (SELECT id FROM pending)
+    SELECT DISTINCT person FROM adoption.events WHERE batch_id = ANY($1::bigint[])
 ), timeline AS (
-    SELECT e.unit_code, e.audience, e.subject_hash, e.occurred_at, e.event_id, e.type <> 'uninstalled' AS adopted,
-           e.batch_id IN (SELECT id FROM pending) AS is_new
-    FROM adoption.events e
-    JOIN people p USING (unit_code, audience, subject_hash)
-    JOIN adoption.batches b ON b.id = e.batch_id
-    WHERE b.aggregated_at IS NOT NULL OR b.id IN (SELECT id FROM pending)
+    -- Each person's events through the (person, occurred_at) index, one lookup a person: OFFSET 0 keeps
+    -- the planner from flattening the lateral query into a scan of the whole table.
+    SELECT e.unit_code, e.audience, e.subject_hash, e.person, e.occurred_at, e.event_id,
+           e.type <> 'uninstalled' AS adopted, e.batch_id = ANY($1::bigint[]) AS is_new
+    FROM people p, later
+    CROSS JOIN LATERAL (SELECT * FROM adoption.events x
+                        WHERE x.person = p.person AND x.batch_id <> ALL(later.ids) OFFSET 0) e
 ), before_fold AS (
     SELECT unit_code, audience, occurred_at, adopted,
-           coalesce(lag(adopted) OVER (PARTITION BY unit_code, audience, subject_hash
+           coalesce(lag(adopted) OVER (PARTITION BY person, unit_code, audience, subject_hash
                                        ORDER BY occurred_at, event_id), false) AS was_adopted
     FROM timeline WHERE NOT is_new
 ), after_fold AS (
     SELECT unit_code, audience, occurred_at, adopted,
-           coalesce(lag(adopted) OVER (PARTITION BY unit_code, audience, subject_hash
+           coalesce(lag(adopted) OVER (PARTITION BY person, unit_code, audience, subject_hash
                                        ORDER BY occurred_at, event_id), false) AS was_adopted
     FROM timeline
 ), changes AS (
@@ -64,8 +72,7 @@ WITH pending AS (
            coalesce(c.delta, 0) AS delta, l.last_event_at
     FROM (SELECT unit_code, audience, sum(delta)::int AS delta FROM by_day GROUP BY unit_code, audience) c
     FULL JOIN (SELECT unit_code, audience, max(occurred_at) AS last_event_at
-               FROM adoption.events WHERE batch_id IN (SELECT id FROM pending)
-               GROUP BY unit_code, audience) l USING (unit_code, audience)
+               FROM timeline WHERE is_new GROUP BY unit_code, audience) l USING (unit_code, audience)
 ), stats_written AS (
     INSERT INTO adoption.unit_stats AS s (unit_code, audience, adopted, last_event_at)
     SELECT unit_code, audience, delta, last_event_at FROM by_unit
@@ -74,7 +81,7 @@ WITH pending AS (
         last_event_at = greatest(s.last_event_at, EXCLUDED.last_event_at)
     RETURNING 1
 ), folded AS (
-    UPDATE adoption.batches SET aggregated_at = now() WHERE id IN (SELECT id FROM pending) RETURNING id
+    UPDATE adoption.batches SET aggregated_at = now() WHERE id = ANY($1::bigint[]) RETURNING id
 )
 SELECT (SELECT count(*) FROM folded) AS batches, (SELECT count(*) FROM daily_written) AS days,
        (SELECT count(*) FROM stats_written) AS units
@@ -83,19 +90,30 @@ SELECT (SELECT count(*) FROM folded) AS batches, (SELECT count(*) FROM daily_wri
 BUMP_VERSION = "UPDATE adoption.state SET version = version + 1, changed_at = now() WHERE id = 1"
 
 
-async def fold_pending(conn: asyncpg.Connection, *, batch_limit: int) -> int:
-    """Fold up to ``batch_limit`` pending batches into the aggregates; returns how many were folded."""
+async def fold_pending(conn: asyncpg.Connection, *, max_events: int) -> int:
+    """Fold the oldest pending batches, about ``max_events`` events' worth (at least one batch), into the
+    aggregates; returns how many batches were folded."""
     async with conn.transaction():
         await conn.execute(LOCK)
-        result = await conn.fetchrow(FOLD, batch_limit)
-        if result["batches"]:
-            await conn.execute(BUMP_VERSION)
+        pending = await conn.fetch(PENDING)
+        if not pending:
+            return 0
+        now, total = [], 0
+        for batch in pending:
+            if now and total + batch["events"] > max_events:
+                break
+            now.append(batch["id"])
+            total += batch["events"]
+        # Timelines sort in memory: give the sort room rather than spill to disk.
+        await conn.execute("SET LOCAL work_mem = '64MB'")
+        result = await conn.fetchrow(FOLD, now)
+        await conn.execute(BUMP_VERSION)
     return result["batches"]
 
 
-async def fold_all(conn: asyncpg.Connection, *, batch_limit: int) -> int:
+async def fold_all(conn: asyncpg.Connection, *, max_events: int) -> int:
     """Fold until nothing is pending."""
     total = 0
-    while folded := await fold_pending(conn, batch_limit=batch_limit):
+    while folded := await fold_pending(conn, max_events=max_events):
         total += folded
     return total

@@ -95,14 +95,15 @@ class Event(Base):
     __table_args__ = (
         CheckConstraint(f"audience IN {AUDIENCES}", name="audience_known"),
         CheckConstraint(f"type IN {EVENT_TYPES}", name="type_known"),
-        # A person's timeline, read when their adoption is recomputed.
-        Index("ix_events_person", "unit_code", "audience", "subject_hash", "occurred_at"),
+        # A person's timeline, read when their adoption is recomputed (person: see subjects.person_key).
+        Index("ix_events_person", "person", "occurred_at"),
     )
 
     event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     batch_id: Mapped[int] = mapped_column(BigInteger, index=True)
     unit_code: Mapped[str] = mapped_column(String(32))
     subject_hash: Mapped[bytes] = mapped_column(LargeBinary(32), doc="HMAC-SHA256 of the subject, never the subject")
+    person: Mapped[int] = mapped_column(BigInteger, doc="64-bit key of (unit, audience, subject_hash)")
     audience: Mapped[str] = mapped_column(String(8))
     type: Mapped[str] = mapped_column(String(12))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -104,7 +104,7 @@ async def seed(settings: AdoptionSettings, *, wait_seconds: float) -> str:
                 body = json.dumps({"events": events[i : i + 1000]}).encode()
                 result = await ingest(conn, body, principal=SEEDER, hasher=hasher, max_events=1000, english=False)
                 accepted += result.accepted
-            await aggregation.fold_all(conn, batch_limit=settings.aggregate_batch_limit)
+            await aggregation.fold_all(conn, max_events=settings.aggregate_max_events)
         for unit in all_units:
             if unit.code in reporting:
                 total = unit.registry_headcount or rng.randint(15, 40)

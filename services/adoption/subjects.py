@@ -26,7 +26,17 @@ def canonical_subject(subject: str) -> str:
 
 class SubjectHasher:
     def __init__(self, key: bytes) -> None:
-        self._key = key
+        # The keyed inner and outer states, computed once: each subject then costs a copy and an update.
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def __call__(self, subject: str) -> bytes:
-        return hmac.new(self._key, canonical_subject(subject).encode("utf-8"), hashlib.sha256).digest()
+        mac = self._keyed.copy()
+        mac.update(canonical_subject(subject).encode("utf-8"))
+        return mac.digest()
+
+
+def person_key(subject_hash: bytes, unit_code: str, audience: str) -> int:
+    """A person's 64-bit key: one subject in one unit and audience (the events' timeline index).
+    Migration a0002 computes the same in SQL."""
+    digest = hashlib.sha256(subject_hash + f"{unit_code}|{audience}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)

@@ -55,7 +55,7 @@ class Aggregator:
 
     async def fold(self) -> int:
         async with self.pg.acquire() as conn:
-            return await aggregation.fold_all(conn, batch_limit=self.settings.aggregate_batch_limit)
+            return await aggregation.fold_all(conn, max_events=self.settings.aggregate_max_events)
 
     async def _fold_forever(self) -> None:
         backoff = 1.0

@@ -96,7 +96,7 @@ async def add_unit(
 
 async def fold(app) -> int:
     async with app.state.pg.acquire() as conn:
-        return await aggregation.fold_all(conn, batch_limit=50)
+        return await aggregation.fold_all(conn, max_events=5000)
 
 
 def event(
