@@ -655,23 +655,34 @@ async def explain_hot_sql(dsn: str) -> tuple[dict[str, float], str]:
     of the last 1, 5 and 50 batches, on the loaded tables, each in a transaction rolled back. Returns
     each one's execution time in ms, and the plans."""
     from services.adoption.aggregation import FOLD
-    from services.adoption.events.service import INSERT_BATCH
+    from services.adoption.events.service import INSERT_NEW
 
-    conn = await asyncpg.connect(dsn)
+    conn = await asyncpg.connect(dsn, server_settings={"jit": "off"})  # as the services' connections
     times: dict[str, float] = {}
     texts = []
     try:
         last = await conn.fetchval("SELECT max(id) FROM adoption.batches")
         rows = await conn.fetch("SELECT * FROM adoption.events WHERE batch_id = $1", last)
+        payload = orjson.dumps(
+            [
+                {
+                    "event_id": r["event_id"],
+                    "unit_code": r["unit_code"],
+                    "person": r["person"],
+                    "subject_hash": r["subject_hash"].hex(),
+                    "audience": r["audience"],
+                    "type": r["type"],
+                    "occurred_at": r["occurred_at"].isoformat(),
+                }
+                for r in rows
+            ]
+        ).decode()
         cases: list[tuple[str, list[str], str, list[Any]]] = [
             (
                 f"ingest INSERT of {len(rows)} events",
                 [f"DELETE FROM adoption.events WHERE batch_id = {last}"],
-                INSERT_BATCH,
-                [
-                    [r[k] for r in rows]
-                    for k in ("event_id", "unit_code", "subject_hash", "audience", "type", "occurred_at")
-                ],
+                INSERT_NEW,
+                [payload],
             )
         ]
         for n in (1, 5, 50):
@@ -681,7 +692,7 @@ async def explain_hot_sql(dsn: str) -> tuple[dict[str, float], str]:
                     f"fold of {n} batches",
                     [f"UPDATE adoption.batches SET aggregated_at = NULL WHERE id > {last - n}"],
                     FOLD,
-                    [n],
+                    [list(range(last - n + 1, last + 1))],
                 )
             )
         for label, setup, query, params in cases:

@@ -28,7 +28,7 @@ class AdoptionSettings(CommonSettings):
 
     # Metrics GETs are polled by many screens every few seconds.
     metrics_max_age_seconds: int = 5
-    aggregate_max_events: int = 5000  # events folded into the aggregates per transaction (at least a batch)
+    aggregate_max_events: int = 20000  # events folded into the aggregates per transaction (at least a batch)
     aggregate_poll_seconds: float = 5.0
 
     @model_validator(mode="after")
