@@ -21,8 +21,10 @@ run: install services
 test: install services
 	@$(UV) run --frozen pytest
 
-bench: install services
-	@$(UV) run --frozen python -m bench.registry
+bench: install services  ## the three benchmarks, one after the other (~10 minutes; see bench/README.md)
+	@$(UV) run --frozen python -m bench.registry; r=$$?; \
+	$(UV) run --frozen python -m bench.notifier || r=1; \
+	$(UV) run --frozen python -m bench.adoption || r=1; exit $$r
 
 lint: install
 	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .

@@ -44,9 +44,15 @@ class Store:
         with self.lock:
             number = len(self.messages) + 1
             (self.directory / "email" / f"{number:06d}.eml").write_bytes(raw)
-            self.messages.append({"kind": "email", "to": str(message["To"]), "subject": str(message["Subject"]),
-                                  "id": str(message.get("X-IOC-Notification", "")),
-                                  "text": body.get_content() if body else ""})
+            self.messages.append(
+                {
+                    "kind": "email",
+                    "to": str(message["To"]),
+                    "subject": str(message["Subject"]),
+                    "id": str(message.get("X-IOC-Notification", "")),
+                    "text": body.get_content() if body else "",
+                }
+            )
 
     def add_sms(self, request: dict) -> tuple[str, bool]:
         """(SMSID, is_new)."""
@@ -56,8 +62,14 @@ class Store:
                 return self.request_ids[request_id], False
             sms_id = uuid.uuid4().hex
             self.request_ids[request_id] = sms_id
-            record = {"kind": "sms", "to": request.get("Phone"), "id": request_id, "text": request.get("Content"),
-                      "brandname": request.get("Brandname"), "unicode": request.get("IsUnicode")}
+            record = {
+                "kind": "sms",
+                "to": request.get("Phone"),
+                "id": request_id,
+                "text": request.get("Content"),
+                "brandname": request.get("Brandname"),
+                "unicode": request.get("IsUnicode"),
+            }
             (self.directory / "sms" / f"{request_id}.json").write_text(json.dumps(record, ensure_ascii=False))
             self.messages.append(record)
             return sms_id, True

@@ -219,3 +219,19 @@ async def test_one_phone_written_two_ways_is_one_person(adoption, adoption_clien
     _, units = await figures(adoption, adoption_client, keys["office"])
     # One person installed then activated (1, not 2); one person installed then uninstalled (0, not 1).
     assert {u["unit_code"]: u["staff_adopted"] for u in units} == {"06652": 1, "06653": 0}
+
+
+async def test_the_person_key_of_new_events_is_the_one_migration_a0002_computed_for_old_ones(
+    adoption, adoption_client, keys
+):
+    """Events stored before migration a0002 got their person key from SQL, new ones from Python: the
+    two must agree, or an old install and a new uninstall of one person would count as two people."""
+    from importlib import import_module
+
+    a0002 = import_module("services.adoption.migrations.versions.2026-11-28_adoption_person_key")
+    body = {"events": [event("0912 345 678"), event("Tai-Khoan-7", unit="06653", audience="citizen")]}
+    assert (await adoption_client.post(EVENTS, json=body, headers=auth(keys["app"]))).json()["accepted"] == 2
+    async with adoption.state.pg.acquire() as conn:
+        rows = await conn.fetch(f"SELECT person, {a0002.PERSON} AS in_sql FROM adoption.events")  # noqa: S608
+    assert len(rows) == 2
+    assert all(r["person"] == r["in_sql"] for r in rows)
