@@ -150,7 +150,8 @@ class Sender:
             pinned_provider=claimed["pinned_provider"],
         )
         try:
-            accepted = await asyncio.wait_for(provider.send(outgoing), self.settings.send_timeout_seconds)
+            async with asyncio.timeout(self.settings.send_timeout_seconds):  # no extra task, unlike wait_for
+                accepted = await provider.send(outgoing)
         except PermanentFailure as exc:
             return await self._finish(claimed, "permanent_failure", error=exc.reason, provider=exc.provider)
         except TemporaryFailure as exc:
