@@ -83,7 +83,7 @@ NAMES = ("Nguyễn Văn An", "Trần Thị Ngọc Ánh", "Lê Hoàng Đức", "P
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Notifier vs plain-loop ceiling: e-mail + SMS to local sinks.")
     p.add_argument("--messages", type=int, default=5000, help="GoLive messages, 2 notifications each (5000)")
-    p.add_argument("--concurrency", type=int, default=50, help="IOC_WORKER_CONCURRENCY and the loop's tasks (50)")
+    p.add_argument("--concurrency", type=int, default=100, help="IOC_WORKER_CONCURRENCY and the loop's tasks (100)")
     p.add_argument("--smtp-connections", type=int, default=4, help="IOC_SMTP_CONNECTIONS and the loop's (4)")
     p.add_argument("--enqueue-concurrency", type=int, default=32, help="enqueues in flight (32)")
     p.add_argument("--timeout", type=float, default=360.0, help="seconds the notifier may take (360)")

@@ -165,7 +165,7 @@ async def create_pg_pool(settings: CommonSettings, *, max_size: int | None = Non
     return await asyncpg.create_pool(
         asyncpg_dsn(settings.database_url),
         min_size=0,
-        max_size=settings.db_pool_size,
+        max_size=max_size or settings.db_pool_size,
         timeout=settings.db_connect_timeout_seconds,
         command_timeout=settings.db_statement_timeout_ms / 1000 + 5,
         server_settings=server_settings(settings),

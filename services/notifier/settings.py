@@ -66,7 +66,9 @@ class NotifierSettings(CommonSettings):
     stuck_after_seconds: float = 120.0
     sweep_every_seconds: int = 30  # a divisor of 60
     send_timeout_seconds: float = 20.0
-    worker_concurrency: int = 50
+    # Jobs in flight in one worker: most of a job's time is waiting on a provider or the database
+    # (20 pooled connections, held a statement at a time), so many overlap.
+    worker_concurrency: int = 100
 
     @field_validator("smtp_username", "smtp_password", "templates_dir", mode="before")
     @classmethod

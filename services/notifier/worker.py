@@ -68,7 +68,7 @@ def build_worker(settings: NotifierSettings | None = None, **options: Any) -> An
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
         ctx["queue"] = queues.queue_name(settings, queues.NOTIFIER)
-        ctx["pg"] = await create_pg_pool(settings, max_size=settings.worker_concurrency // 2 + 2)
+        ctx["pg"] = await create_pg_pool(settings)
         ctx["http"] = httpx.AsyncClient(limits=httpx.Limits(max_connections=settings.worker_concurrency))
         ctx["providers"] = build_providers(settings, ctx["http"])
 
