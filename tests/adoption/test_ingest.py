@@ -221,6 +221,21 @@ async def test_one_phone_written_two_ways_is_one_person(adoption, adoption_clien
     assert {u["unit_code"]: u["staff_adopted"] for u in units} == {"06652": 1, "06653": 0}
 
 
+async def test_one_batch_posted_three_times_at_once_is_stored_once(adoption, adoption_client, keys):
+    """The app's backend retries while the first try is still in flight: one post takes the events,
+    the others find them known (and count them as duplicates) whichever commits first."""
+    batch = {"events": [event(f"09123000{i:02d}") for i in range(20)] + [event("0900000002", audience="citizen")]}
+    answers = await asyncio.gather(
+        *(adoption_client.post(EVENTS, json=batch, headers=auth(keys["app"])) for _ in range(3))
+    )
+    assert [a.status_code for a in answers] == [202, 202, 202]
+    assert sorted(a.json()["accepted"] for a in answers) == [0, 0, 21]
+    assert sorted(a.json()["duplicates"] for a in answers) == [0, 21, 21]
+    assert await stored_events(adoption) == 21
+    summary, _ = await figures(adoption, adoption_client, keys["office"])
+    assert (summary["staff_adopted"], summary["citizens_adopted"]) == (20, 1)
+
+
 async def test_the_person_key_of_new_events_is_the_one_migration_a0002_computed_for_old_ones(
     adoption, adoption_client, keys
 ):
