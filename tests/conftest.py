@@ -59,7 +59,7 @@ async def registry_settings(registry_database: str, queue_prefix: str, redis_url
         environment="test",
         log_json=False,
         log_level="WARNING",
-        outbox_poll_seconds=0.5,
+        outbox_poll_seconds=0.05,
     )
 
 

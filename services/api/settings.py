@@ -20,8 +20,8 @@ class RegistrySettings(CommonSettings):
     rate_limit_app_backend: int = 6000
 
     idempotency_retention_hours: int = 48
-    # The relay wakes on PostgreSQL NOTIFY at once; this poll is the safety net if a notice is lost.
-    outbox_poll_seconds: float = 5.0
+    # How often the relay looks for outbox rows (an indexed query; see migration 0005 for why not NOTIFY).
+    outbox_poll_seconds: float = 0.2
     outbox_batch_size: int = 500
 
     # Reminders to units still without a focal point: "3d" = 3 days before the deadline, "12h" =

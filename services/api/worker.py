@@ -1,8 +1,9 @@
 """The registry's worker: relays the outbox to the other services' queues and keeps tables tidy.
 
-Run with ``python -m services.api.worker``. The relay wakes on PostgreSQL NOTIFY (sent when an outbox
-row commits), so a registration reaches the notifier's queue within milliseconds; it also polls every
-``outbox_poll_seconds`` in case a notice was lost while the listening connection was down.
+Run with ``python -m services.api.worker``. The relay looks at the outbox every ``outbox_poll_seconds``
+(0.2 s), so a registration reaches the notifier's queue within a fraction of a second. It does not
+wait for a NOTIFY: one in each registration's transaction made registrations commit one at a time
+(migration 0005).
 """
 
 from __future__ import annotations
@@ -19,24 +20,22 @@ from services.api.models import idempotency_keys
 from services.api.registrations.service import compose_registered
 from services.api.settings import RegistrySettings, get_settings
 from shared import queues
-from shared.db import asyncpg_dsn, create_engine, session_factory
+from shared.db import create_engine, session_factory
 from shared.idempotency import purge_idempotency_keys
 from shared.logs import configure_logging
-from shared.pglisten import listen_forever
 
 log = structlog.get_logger("registry.worker")
 
 
 class OutboxRelay:
-    """Drains the outbox whenever PostgreSQL says a row arrived, and on a timer."""
+    """Drains the outbox on a short timer."""
 
     def __init__(self, settings: RegistrySettings, sessions: Any, redis: queues.ArqRedis) -> None:
         self.settings, self.sessions, self.redis = settings, sessions, redis
-        self.wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._drain_forever())]
+        self._tasks = [asyncio.create_task(self._drain_forever())]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -64,9 +63,7 @@ class OutboxRelay:
     async def _drain_forever(self) -> None:
         backoff = 1.0
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.settings.outbox_poll_seconds)
-            self.wake.clear()
+            await asyncio.sleep(self.settings.outbox_poll_seconds)
             try:
                 await self.drain()
                 backoff = 1.0
@@ -74,19 +71,6 @@ class OutboxRelay:
                 log.warning("outbox_drain_failed", error=type(exc).__name__, retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
-
-    async def _listen(self) -> None:
-        def heard(listening: bool) -> None:
-            if listening:  # rows may have arrived while we were not listening
-                self.wake.set()
-
-        await listen_forever(
-            asyncpg_dsn(self.settings.database_url),
-            outbox.NOTIFY_CHANNEL,
-            self.wake.set,
-            on_state=heard,
-            connect_timeout=self.settings.db_connect_timeout_seconds,
-        )
 
 
 async def schedule_notices(ctx: dict[str, Any]) -> int:

@@ -1,9 +1,10 @@
 """Adoption: events carry ``person``, a 64-bit key of (unit, audience, subject hash), indexed with the
 time.
 
-The timeline index was keyed on (unit, audience, 32-byte hash, time): at a million events it outgrew
-the buffer cache and made every insert and every fold read from disk (see bench/). ``person`` is the
-first 8 bytes of SHA-256(subject_hash || unit || '|' || audience): the same in Python and in SQL.
+The timeline index was keyed on (unit, audience, 32-byte hash, time): at a million events it was
+several times the size of this one, and inserts and folds slowed as it outgrew the buffer cache
+(bench/adoption.py). ``person`` is the first 8 bytes of SHA-256(subject_hash || unit || '|' ||
+audience): the same in Python (``subjects.person_key``) and in SQL (``PERSON``, tested).
 
 Revision ID: a0002
 Revises: a0001
