@@ -27,6 +27,7 @@ from shared.timeutil import utcnow
 
 log = structlog.get_logger("outbox")
 
+
 def add_message(session: AsyncSession, *, queue: str, job_name: str, message: Message) -> None:
     """Stage a job in the caller's transaction; ``message.message_id`` becomes the row and job id."""
     assert isinstance(message, JOB_MESSAGES[job_name])

@@ -63,7 +63,6 @@ class OutboxRelay:
     async def _drain_forever(self) -> None:
         backoff = 1.0
         while True:
-            await asyncio.sleep(self.settings.outbox_poll_seconds)
             try:
                 await self.drain()
                 backoff = 1.0
@@ -71,6 +70,7 @@ class OutboxRelay:
                 log.warning("outbox_drain_failed", error=type(exc).__name__, retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
+            await asyncio.sleep(self.settings.outbox_poll_seconds)
 
 
 async def schedule_notices(ctx: dict[str, Any]) -> int:
