@@ -230,6 +230,7 @@ async def test_csv_export(client, db):
     by_code = {r[0]: r for r in units}
     assert by_code["06649"][3] == "Chưa gửi"
     assert by_code["06652"][1] == "Phường Hà Phong" and by_code["06652"][3] == "Đúng hạn"
+    assert by_code["06652"][2] == "Phường"  # kinds in Vietnamese, like the rest of the sheet
     assert by_code["06655"][3] == "Muộn"
     # "+84…" would be read as a formula by Excel: a quote prefix is the accepted CSV defence
     assert by_code["06652"][6] == "0912 345 678"  # national form: no formula guard needed
@@ -255,6 +256,7 @@ async def test_xlsx_export(client, db):
     assert sorted(r[0] for r in units) == ["06649", "06652", "06655"]
     assert {r[0]: r[3] for r in units} == {"06649": "Chưa gửi", "06652": "Đúng hạn", "06655": "Muộn"}
     assert {r[0]: r[1] for r in units}["06652"] == "Phường Hà Phong"
+    assert {r[0]: r[2] for r in units}["06652"] == "Phường"
 
 
 async def test_xlsx_cells_are_the_values_of_the_table(client, db):

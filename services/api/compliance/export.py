@@ -28,6 +28,15 @@ HEADERS = [
     "Thư điện tử",
 ]
 STATUS_LABELS = {"on_time": "Đúng hạn", "late": "Muộn", "missing": "Chưa gửi"}
+KIND_LABELS = {
+    "department": "Sở, ban, ngành",
+    "agency": "Cơ quan, đơn vị",
+    "ward": "Phường",
+    "commune": "Xã",
+    "town": "Thị trấn",
+    "city": "Thành phố",
+    "province": "Tỉnh",
+}
 
 
 def _rows(report: Compliance) -> list[list[str]]:
@@ -38,7 +47,7 @@ def _rows(report: Compliance) -> list[list[str]]:
             [
                 u.unit_code,
                 u.unit_name,
-                u.unit_kind,
+                KIND_LABELS.get(u.unit_kind, u.unit_kind),
                 STATUS_LABELS[u.status],
                 to_vietnam(u.submitted_at).strftime("%d/%m/%Y %H:%M:%S") if u.submitted_at else "",
                 fp.full_name if fp else "",
