@@ -17,7 +17,7 @@ REGISTER = "SELECT * FROM registry.register_focal_point($1, $2, $3, $4, $5, $6, 
 
 
 async def register(
-    conn: asyncpg.Connection,
+    db: asyncpg.Pool | asyncpg.Connection,
     *,
     directive_id: uuid.UUID,
     unit_code: str,
@@ -29,7 +29,7 @@ async def register(
     """Outcome ('created', 'unchanged', 'directive_not_found', 'unit_not_found', 'not_addressed'), the
     directive's number and deadline, and the unit's active version after the call."""
     outbox_id, queue, job_name = outbox or (None, None, None)
-    return await conn.fetchrow(
+    return await db.fetchrow(
         REGISTER,
         directive_id,
         unit_code,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from services.api.dependencies import Connection, Office, Reader, Registrar, Session
+from services.api.dependencies import Office, Pool, Reader, Registrar, Session
 from services.api.directives.service import ensure_addresses_own_unit, get_directive
 from services.api.registrations import service
 from services.api.registrations.schemas import RegistrationCreate, RegistrationOut, Withdrawal
@@ -26,12 +26,12 @@ router = APIRouter(tags=["registrations"])
         422: {"description": "Unit not addressed by the directive, or invalid fields"},
     },
 )
-async def register_focal_point(principal: Registrar, body: RegistrationCreate, conn: Connection) -> Response:
+async def register_focal_point(principal: Registrar, body: RegistrationCreate, pool: Pool) -> Response:
     """Nominate a unit's focal point for a directive. A ward app may register its own unit only.
 
     201: a new version became the active focal point (the previous one, if any, is superseded) and the
     notifier is asked to confirm it. 200: the body equals the active focal point; nothing changes."""
-    registration, created = await service.register(conn, body, principal=principal)
+    registration, created = await service.register(pool, body, principal=principal)
     # Serialised here, once: the hot path skips FastAPI's second validation of the response.
     return Response(registration.model_dump_json(), status_code=201 if created else 200, media_type="application/json")
 

@@ -29,7 +29,7 @@ from shared.timeutil import utcnow
 
 
 async def register(
-    conn: asyncpg.Connection,
+    db: asyncpg.Pool | asyncpg.Connection,
     data: RegistrationCreate,
     *,
     principal: Principal,
@@ -41,7 +41,7 @@ async def register(
     ``received_at`` and ``notify=False`` exist for loading history (the demo seed), not for requests."""
     ensure_unit_scope(principal, data.unit_code)
     row = await repository.register(
-        conn,
+        db,
         directive_id=data.directive_id,
         unit_code=data.unit_code,
         fields=data.model_dump(include=set(NOMINATION_FIELDS)),
