@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("ioc_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
@@ -18,8 +20,19 @@ LATENCY = Histogram(
 
 
 class RequestMetrics:
-    def __init__(self, app: ASGIApp, service: str) -> None:
-        self.app, self.service = app, service
+    def __init__(self, app: ASGIApp, service: str, routes: Sequence[BaseRoute] = ()) -> None:
+        self.app, self.service, self.routes = app, service, routes
+
+    def _route(self, scope: Scope) -> str:
+        """The route template ("/v1/units/{code}"), never the raw path: label sets stay bounded.
+        FastAPI names the route it served in the scope for its own routes only; the others
+        (/docs, /openapi.json) are found here."""
+        if (route := scope.get("route")) is not None:
+            return getattr(route, "path", "unmatched")
+        for route in self.routes:
+            if route.matches(scope)[0] is Match.FULL:
+                return getattr(route, "path", "unmatched")
+        return "unmatched"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,8 +50,7 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, observe)
         finally:
-            # The route template ("/v1/units/{code}"), never the raw path: label sets stay bounded.
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = self._route(scope)
             REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
             LATENCY.labels(self.service, scope["method"], route).observe(time.perf_counter() - started)
 

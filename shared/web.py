@@ -103,6 +103,6 @@ def create_service_app(
         lease=timedelta(seconds=30),
     )
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    app.add_middleware(RequestMetrics, service=service)
+    app.add_middleware(RequestMetrics, service=service, routes=app.routes)
     app.add_middleware(RequestContext)
     return app

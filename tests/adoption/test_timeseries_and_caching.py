@@ -198,6 +198,15 @@ async def test_prometheus_shows_each_units_staff_rate(adoption, adoption_client,
     assert 'ioc_adoption_staff_rate{unit_code="06653"}' not in response.text
 
 
+async def test_prometheus_labels_requests_by_route_template_never_by_raw_path(adoption, adoption_client, keys):
+    for path in ("/docs", "/openapi.json", "/v1/adoption/timeseries?unit_code=06652", "/no/such/page"):
+        await adoption_client.get(path, headers=auth(keys["office"]))
+    text = (await adoption_client.get("/metrics")).text
+    routes = set(re.findall(r'^ioc_http_requests_total\{[^}]*route="([^"]*)"', text, re.M))
+    assert {"/docs", "/openapi.json", "/v1/adoption/timeseries", "unmatched"} <= routes
+    assert not any("no/such" in r or "?" in r for r in routes)
+
+
 async def test_change_7d_moves_with_the_calendar_even_when_no_event_arrives(
     adoption, adoption_client, keys, monkeypatch
 ):
