@@ -24,10 +24,11 @@ _BATCH = TypeAdapter(EventBatchIn)
 # Clocks of phones and servers drift: an event a little in the future is plausible, an hour is not.
 FUTURE_TOLERANCE = timedelta(minutes=10)
 
-# New events are the rule and repeats the exception: a batch is COPYed (binary, about half an INSERT's
-# cost a row), with its batch row, which wakes the worker. A known event_id fails the COPY; the batch
-# is then inserted skipping the events already known, in one statement (the events as one JSON
-# parameter), and a batch of nothing but replays leaves no trace and moves no ETag.
+# New events are the rule and repeats the exception: a batch is COPYed (binary; in bench/adoption.py
+# the app's PostgreSQL backend went from 14 to 11.5 µs an event), with its batch row, which wakes the
+# worker. A known event_id fails the COPY; the batch is then inserted skipping the events already
+# known, in one statement (the events as one JSON parameter), and a batch of nothing but replays
+# leaves no trace and moves no ETag.
 NEXT_BATCH = "SELECT nextval(pg_get_serial_sequence('adoption.batches', 'id'))"
 RECORD_BATCH = "INSERT INTO adoption.batches (id, events) VALUES ($1, $2)"
 EVENT_COLUMNS = ("event_id", "batch_id", "unit_code", "person", "subject_hash", "audience", "type", "occurred_at")
@@ -129,8 +130,10 @@ async def ingest(
 
 async def _insert(conn: asyncpg.Connection, rows: list[EventIn], hasher: SubjectHasher) -> int:
     """Store the events; returns how many were new."""
-    hashed = [(e, hasher(e.subject)) for e in rows]
-    keyed = [(e, h, person_key(h, e.unit_code, e.audience)) for e, h in hashed]
+    keyed = []
+    for e in rows:
+        h = hasher(e.subject)
+        keyed.append((e, h, person_key(h, e.unit_code, e.audience)))
     try:
         async with conn.transaction():
             batch_id = await conn.fetchval(NEXT_BATCH)

@@ -3,7 +3,7 @@
 PostgreSQL serialises every committing transaction that sent a NOTIFY behind one cluster-wide lock,
 held through the commit's WAL flush, so registrations committed one fsync at a time: under the
 benchmark's 64 clients, up to ten backends at once waited on ``Lock:object`` (pg_stat_activity); without
-the trigger none do, and the commits share their flushes. The relay now looks at the outbox every
+the trigger none do. The relay now looks at the outbox every
 ``IOC_OUTBOX_POLL_SECONDS`` (0.2 s): an indexed query that finds nothing most of the time.
 
 Revision ID: 0005
