@@ -106,6 +106,7 @@ async def fold_pending(conn: asyncpg.Connection, *, max_events: int) -> int:
             total += batch["events"]
         # Timelines sort in memory: give the sort room rather than spill to disk.
         await conn.execute("SET LOCAL work_mem = '64MB'")
+        await conn.execute("SET LOCAL enable_bitmapscan = off")
         result = await conn.fetchrow(FOLD, now)
         await conn.execute(BUMP_VERSION)
     return result["batches"]

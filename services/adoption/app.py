@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
+from pydantic import TypeAdapter
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 
 from services.adoption.events.router import router as events_router
@@ -71,7 +72,7 @@ def create_app(settings: AdoptionSettings | None = None) -> FastAPI:
         """The generated document, plus the event batch's schema (its route reads the raw body)."""
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            batch = EventBatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            batch = TypeAdapter(EventBatchIn).json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(batch.pop("$defs", {}))
             components["EventBatchIn"] = batch

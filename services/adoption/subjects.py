@@ -8,9 +8,10 @@ are the same person.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import hmac
 import re
+import struct
 
 _SEPARATORS = re.compile(r"[\s.\-()]")
 _VIETNAMESE_PHONE = re.compile(r"^(?:\+?84|0)(\d{9,10})$")
@@ -25,18 +26,33 @@ def canonical_subject(subject: str) -> str:
 
 
 class SubjectHasher:
+    """HMAC-SHA256 (RFC 2104) of the canonical subject, the ``hmac`` module's result byte for byte."""
+
     def __init__(self, key: bytes) -> None:
-        # The keyed inner and outer states, computed once: each subject then costs a copy and an update.
-        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+        # The keyed inner and outer states, computed once; each subject then costs two copies and two
+        # updates (half the time of copying an ``hmac.HMAC``, whose Python layer dominates at this size).
+        block = hashlib.sha256().block_size
+        padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
 
     def __call__(self, subject: str) -> bytes:
-        mac = self._keyed.copy()
-        mac.update(canonical_subject(subject).encode("utf-8"))
-        return mac.digest()
+        inner = self._inner.copy()
+        inner.update(canonical_subject(subject).encode("utf-8"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+@functools.lru_cache(maxsize=4096)
+def _person_suffix(unit_code: str, audience: str) -> bytes:
+    return f"{unit_code}|{audience}".encode()
+
+
+_FIRST_8_BYTES_SIGNED = struct.Struct(">q").unpack_from
 
 
 def person_key(subject_hash: bytes, unit_code: str, audience: str) -> int:
     """A person's 64-bit key: one subject in one unit and audience (the events' timeline index).
     Migration a0002 computes the same in SQL."""
-    digest = hashlib.sha256(subject_hash + f"{unit_code}|{audience}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    return _FIRST_8_BYTES_SIGNED(hashlib.sha256(subject_hash + _person_suffix(unit_code, audience)).digest())[0]

@@ -57,7 +57,7 @@ KNOWN_UNITS = "SELECT code FROM adoption.units WHERE code = ANY($1::text[]) AND 
 def parse(body: bytes) -> tuple[int, dict[int, EventIn], dict[int, list[FieldError]]]:
     """(number of events, valid events by index, errors by index), from the request's JSON text."""
     try:
-        events = _BATCH.validate_json(body).events
+        events = _BATCH.validate_json(body)["events"]
         return len(events), dict(enumerate(events)), {}
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
@@ -72,7 +72,7 @@ def parse(body: bytes) -> tuple[int, dict[int, EventIn], dict[int, list[FieldErr
     valid_indices = [i for i in range(len(raw)) if i not in problems]
     events = []
     if valid_indices:  # validated again from JSON text, so that the strict rules stay the JSON ones
-        events = _BATCH.validate_json(json.dumps({"events": [raw[i] for i in valid_indices]})).events
+        events = _BATCH.validate_json(json.dumps({"events": [raw[i] for i in valid_indices]}))["events"]
     return len(raw), dict(zip(valid_indices, events, strict=True)), problems
 
 
@@ -97,25 +97,29 @@ async def ingest(
             errors=[FieldError("events", "too_long", max_length=max_events)],
         )
     for event in valid.values():
-        event.unit_code = event.unit_code.upper()
-    if principal.role is Role.ward_app and any(e.unit_code != principal.unit_code for e in valid.values()):
+        event["unit_code"] = event["unit_code"].upper()
+    if principal.role is Role.ward_app and any(e["unit_code"] != principal.unit_code for e in valid.values()):
         raise Forbidden("forbidden-events-unit", own=principal.unit_code)
 
-    known = {r["code"] for r in await conn.fetch(KNOWN_UNITS, list({e.unit_code for e in valid.values()}))}
+    known = {r["code"] for r in await conn.fetch(KNOWN_UNITS, list({e["unit_code"] for e in valid.values()}))}
     latest_allowed = utcnow() + FUTURE_TOLERANCE
     seen: set[str] = set()
     duplicates_in_request = 0
-    rows: list[EventIn] = []
+    rows: list[tuple] = []  # as EVENT_COLUMNS, batch_id still None
     for index, event in valid.items():
-        if event.unit_code not in known:
-            problems.setdefault(index, []).append(FieldError("unit_code", "unit_codes_unknown", codes=event.unit_code))
-        elif event.occurred_at > latest_allowed:
+        unit_code, event_id = event["unit_code"], event["event_id"]
+        if unit_code not in known:
+            problems.setdefault(index, []).append(FieldError("unit_code", "unit_codes_unknown", codes=unit_code))
+        elif event["occurred_at"] > latest_allowed:
             problems.setdefault(index, []).append(FieldError("occurred_at", "occurred_in_future"))
-        elif event.event_id in seen:
+        elif event_id in seen:
             duplicates_in_request += 1  # the same event twice in one request: a duplicate, like a replay
         else:
-            seen.add(event.event_id)
-            rows.append(event)
+            seen.add(event_id)
+            subject_hash = hasher(event["subject"])
+            audience = event["audience"]
+            person = person_key(subject_hash, unit_code, audience)
+            rows.append((event_id, None, unit_code, person, subject_hash, audience, event["type"], event["occurred_at"]))
 
     rejected = [Rejected(index=i, errors=render_field_errors(problems[i], english)) for i in sorted(problems)]
     if not rows and not duplicates_in_request:
@@ -124,16 +128,12 @@ async def ingest(
         )
     accepted = 0
     if rows:
-        accepted = await _insert(conn, rows, hasher)
+        accepted = await _insert(conn, rows)
     return IngestResult(accepted=accepted, duplicates=len(rows) - accepted + duplicates_in_request, rejected=rejected)
 
 
-async def _insert(conn: asyncpg.Connection, rows: list[EventIn], hasher: SubjectHasher) -> int:
-    """Store the events; returns how many were new."""
-    keyed = []
-    for e in rows:
-        h = hasher(e.subject)
-        keyed.append((e, h, person_key(h, e.unit_code, e.audience)))
+async def _insert(conn: asyncpg.Connection, rows: list[tuple]) -> int:
+    """Store the events (tuples as ``EVENT_COLUMNS``, without their batch); returns how many were new."""
     try:
         async with conn.transaction():
             batch_id = await conn.fetchval(NEXT_BATCH)
@@ -141,10 +141,7 @@ async def _insert(conn: asyncpg.Connection, rows: list[EventIn], hasher: Subject
                 "events",
                 schema_name="adoption",
                 columns=EVENT_COLUMNS,
-                records=[
-                    (e.event_id, batch_id, e.unit_code, person, h, e.audience, e.type, e.occurred_at)
-                    for e, h, person in keyed
-                ],
+                records=[(r[0], batch_id, *r[2:]) for r in rows],
             )
             await conn.execute(RECORD_BATCH, batch_id, len(rows))
         return len(rows)
@@ -152,14 +149,14 @@ async def _insert(conn: asyncpg.Connection, rows: list[EventIn], hasher: Subject
         pass
     payload = [
         {
-            "event_id": e.event_id,
-            "unit_code": e.unit_code,
+            "event_id": event_id,
+            "unit_code": unit_code,
             "person": person,
-            "subject_hash": h.hex(),
-            "audience": e.audience,
-            "type": e.type,
-            "occurred_at": e.occurred_at.isoformat(),
+            "subject_hash": subject_hash.hex(),
+            "audience": audience,
+            "type": type_,
+            "occurred_at": occurred_at.isoformat(),
         }
-        for e, h, person in keyed
+        for event_id, _, unit_code, person, subject_hash, audience, type_, occurred_at in rows
     ]
     return await conn.fetchval(INSERT_SKIPPING_KNOWN, orjson.dumps(payload).decode())
