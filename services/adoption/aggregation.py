@@ -5,10 +5,12 @@ A person (unit, audience, keyed hash of the subject) counts as adopted while the
 Vietnam day in ``daily``; the running sum of ``daily`` is the adoption curve, and ``unit_stats``
 holds its current value.
 
-Events arrive late and out of order, so a batch is folded by recomputing the timelines of the people
-it touches: once over the events already folded, once with the batch's events added, and the
-difference goes into ``daily`` and ``unit_stats``. An uninstall followed by a re-install therefore
-counts once, and an old event arriving late corrects the day it belongs to.
+For each person a batch touches, the fold reads the latest event folded before. When the person's
+new events all come after it (the rule: events arrive roughly in order), their changes follow from
+that event's state and the new events alone. Events also arrive late and out of order: such a
+person's timeline is recomputed from their events, once without the batch and once with it, and
+the difference goes into ``daily`` and ``unit_stats``. An uninstall followed by a re-install
+therefore counts once, and an old event arriving late corrects the day it belongs to.
 
 Folding is serialised by a transaction-level advisory lock, and a batch is marked folded in the same
 transaction, so running the job twice, or on two workers at once, counts every event once. Each fold
@@ -17,30 +19,60 @@ takes a bounded number of events, so a backlog is worked off in steps of the sam
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import asyncpg
 
 LOCK = "SELECT pg_advisory_xact_lock(hashtext('adoption.aggregate'))"
 # The batches not folded yet, oldest first, with their sizes (a handful: the worker keeps up).
 PENDING = "SELECT id, events FROM adoption.batches WHERE aggregated_at IS NULL ORDER BY id"
 
-# $1: the batches folded now. The other batches not folded yet count in neither timeline; they are
-# read in this statement, so that a batch committed after PENDING was read is left out too.
-# Timelines are read through the (person, occurred_at) index; partitions use the full identity, so
-# that even a collision of two 64-bit person keys could not merge two people.
+# $1: the batches folded now. The other batches not folded yet count in no timeline; they are read in
+# this statement, so that a batch committed after PENDING was read is left out too. A person's
+# identity is (unit, audience, subject hash) and ``person`` a 64-bit key of it: were two people's keys
+# the same, a latest event of another identity sends the fold to the timeline, which tells them apart.
 FOLD = """
 WITH later AS (
-    SELECT coalesce(array_agg(id), '{}') AS ids
+    SELECT coalesce(array_agg(id), '{}') AS ids, $1::bigint[] || coalesce(array_agg(id), '{}') AS not_folded
     FROM adoption.batches WHERE aggregated_at IS NULL AND id <> ALL($1::bigint[])
-), people AS (
-    SELECT DISTINCT person FROM adoption.events WHERE batch_id = ANY($1::bigint[])
+), new AS MATERIALIZED (
+    SELECT person, unit_code, audience, subject_hash, occurred_at, event_id, type <> 'uninstalled' AS adopted
+    FROM adoption.events WHERE batch_id = ANY($1::bigint[])
+), touched AS (
+    -- Each new event with the latest event of its person folded before, read through the
+    -- (person, occurred_at) index newest first (past the new events, on hot pages, to one older row),
+    -- and whether all of the person's new events come after that one (most do: events arrive in order).
+    -- Two folded events at that same latest time would need event ids to be told apart: the timeline.
+    SELECT n.person, bool_or(p.adopted) AS was_adopted,
+           bool_or(p.occurred_at IS NOT NULL
+                   AND (p.tied OR n.occurred_at <= p.occurred_at
+                        OR (n.unit_code, n.audience, n.subject_hash)
+                           IS DISTINCT FROM (p.unit_code, p.audience, p.subject_hash))) AS out_of_order
+    FROM new n CROSS JOIN later
+    LEFT JOIN LATERAL (SELECT x.unit_code, x.audience, x.subject_hash, x.occurred_at,
+                              x.type <> 'uninstalled' AS adopted,
+                              EXISTS (SELECT FROM adoption.events y WHERE y.person = x.person
+                                      AND y.occurred_at = x.occurred_at AND y.event_id <> x.event_id) AS tied
+                       FROM adoption.events x
+                       WHERE x.person = n.person AND x.batch_id <> ALL(later.not_folded)
+                       ORDER BY x.occurred_at DESC LIMIT 1) p ON true
+    GROUP BY n.person
+), in_order AS (
+    SELECT n.unit_code, n.audience, n.occurred_at, n.adopted,
+           coalesce(lag(n.adopted) OVER (PARTITION BY n.person, n.unit_code, n.audience, n.subject_hash
+                                         ORDER BY n.occurred_at, n.event_id),
+                    t.was_adopted, false) AS was_adopted
+    FROM new n JOIN touched t USING (person)
+    WHERE NOT t.out_of_order
 ), timeline AS (
-    -- Each person's events through the (person, occurred_at) index, one lookup a person: OFFSET 0 keeps
-    -- the planner from flattening the lateral query into a scan of the whole table.
+    -- The out-of-order people's events through the (person, occurred_at) index, one lookup a person:
+    -- OFFSET 0 keeps the planner from flattening the lateral query into a scan of the whole table.
     SELECT e.unit_code, e.audience, e.subject_hash, e.person, e.occurred_at, e.event_id,
            e.type <> 'uninstalled' AS adopted, e.batch_id = ANY($1::bigint[]) AS is_new
-    FROM people p, later
+    FROM touched t, later
     CROSS JOIN LATERAL (SELECT * FROM adoption.events x
-                        WHERE x.person = p.person AND x.batch_id <> ALL(later.ids) OFFSET 0) e
+                        WHERE x.person = t.person AND x.batch_id <> ALL(later.ids) OFFSET 0) e
+    WHERE t.out_of_order
 ), before_fold AS (
     SELECT unit_code, audience, occurred_at, adopted,
            coalesce(lag(adopted) OVER (PARTITION BY person, unit_code, audience, subject_hash
@@ -54,6 +86,10 @@ WITH later AS (
 ), changes AS (
     SELECT unit_code, audience, (occurred_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date AS day,
            (adopted::int - was_adopted::int) AS delta
+    FROM in_order WHERE adopted <> was_adopted
+    UNION ALL
+    SELECT unit_code, audience, (occurred_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date,
+           (adopted::int - was_adopted::int)
     FROM after_fold WHERE adopted <> was_adopted
     UNION ALL
     SELECT unit_code, audience, (occurred_at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date,
@@ -72,7 +108,7 @@ WITH later AS (
            coalesce(c.delta, 0) AS delta, l.last_event_at
     FROM (SELECT unit_code, audience, sum(delta)::int AS delta FROM by_day GROUP BY unit_code, audience) c
     FULL JOIN (SELECT unit_code, audience, max(occurred_at) AS last_event_at
-               FROM timeline WHERE is_new GROUP BY unit_code, audience) l USING (unit_code, audience)
+               FROM new GROUP BY unit_code, audience) l USING (unit_code, audience)
 ), stats_written AS (
     INSERT INTO adoption.unit_stats AS s (unit_code, audience, adopted, last_event_at)
     SELECT unit_code, audience, delta, last_event_at FROM by_unit
@@ -90,14 +126,19 @@ SELECT (SELECT count(*) FROM folded) AS batches, (SELECT count(*) FROM daily_wri
 BUMP_VERSION = "UPDATE adoption.state SET version = version + 1, changed_at = now() WHERE id = 1"
 
 
-async def fold_pending(conn: asyncpg.Connection, *, max_events: int) -> int:
+class Folded(NamedTuple):
+    batches: int  # folded now
+    left: int  # still pending (beyond ``max_events``), as far as this fold saw
+
+
+async def fold_pending(conn: asyncpg.Connection, *, max_events: int) -> Folded:
     """Fold the oldest pending batches, about ``max_events`` events' worth (at least one batch), into the
-    aggregates; returns how many batches were folded."""
+    aggregates."""
     async with conn.transaction():
         await conn.execute(LOCK)
         pending = await conn.fetch(PENDING)
         if not pending:
-            return 0
+            return Folded(0, 0)
         now, total = [], 0
         for batch in pending:
             if now and total + batch["events"] > max_events:
@@ -106,15 +147,16 @@ async def fold_pending(conn: asyncpg.Connection, *, max_events: int) -> int:
             total += batch["events"]
         # Timelines sort in memory: give the sort room rather than spill to disk.
         await conn.execute("SET LOCAL work_mem = '64MB'")
+        # People are looked up one at a time: a bitmap scan for each costs more than it saves.
         await conn.execute("SET LOCAL enable_bitmapscan = off")
         result = await conn.fetchrow(FOLD, now)
         await conn.execute(BUMP_VERSION)
-    return result["batches"]
+    return Folded(result["batches"], len(pending) - len(now))
 
 
 async def fold_all(conn: asyncpg.Connection, *, max_events: int) -> int:
-    """Fold until nothing is pending."""
+    """Fold until nothing is pending; returns how many batches were folded."""
     total = 0
-    while folded := await fold_pending(conn, max_events=max_events):
+    while folded := (await fold_pending(conn, max_events=max_events)).batches:
         total += folded
     return total

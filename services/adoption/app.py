@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
-from pydantic import TypeAdapter
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from pydantic import TypeAdapter
 
 from services.adoption.events.router import router as events_router
 from services.adoption.events.schemas import EventBatchIn

@@ -59,18 +59,28 @@ class Aggregator:
 
     async def _fold_forever(self) -> None:
         backoff = 1.0
+        loop = asyncio.get_running_loop()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.settings.aggregate_poll_seconds)
             self.wake.clear()
+            started = loop.time()
             try:
-                if folded := await self.fold():
-                    log.info("batches_folded", batches=folded)
+                async with self.pg.acquire() as conn:
+                    folded = await aggregation.fold_pending(conn, max_events=self.settings.aggregate_max_events)
                 backoff = 1.0
             except Exception as exc:  # database away: the batches wait, nothing is lost
                 log.warning("fold_failed", error=type(exc).__name__, retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
+                continue
+            if folded.batches:
+                log.info("batches_folded", batches=folded.batches)
+                self.wake.set()  # fold again: more may have come
+                if not folded.left:
+                    # Let the next batches gather for a moment (under load, fewer and larger folds;
+                    # a quiet service still folds each batch as soon as it is committed).
+                    await asyncio.sleep(max(self.settings.aggregate_interval_seconds - (loop.time() - started), 0))
 
 
 async def unit_changed(ctx: dict[str, Any], payload: dict[str, Any]) -> None:

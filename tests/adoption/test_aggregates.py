@@ -135,6 +135,51 @@ async def test_folding_twice_or_concurrently_counts_each_event_once(adoption, ad
     assert series == [1, 2, 1]
 
 
+async def test_events_at_the_same_instant_are_ordered_by_event_id_in_every_later_fold(adoption, adoption_client, keys):
+    """An uninstall and an install at the same second: the one with the greater event id is the later."""
+    await add_unit(adoption, "06652", headcount=10)
+    same = "2020-02-18T09:00:00+07:00"
+    await post(
+        adoption_client,
+        keys["app"],
+        event("0912000001", at=same, event_id="t2"),
+        event("0912000001", "uninstalled", at=same, event_id="t1"),
+    )
+    await fold(adoption)
+    await post(adoption_client, keys["app"], event("0912000001", "activated", at="2020-02-19T09:00:00+07:00"))
+    await fold(adoption)
+
+    assert (await units(adoption, adoption_client, keys["office"]))["06652"]["staff_adopted"] == 1
+    assert await staff_series(adoption, adoption_client, keys["office"], "06652", "2020-02-18", "2020-02-19") == [1, 1]
+
+
+async def test_two_people_whose_person_keys_collide_are_never_merged(adoption, adoption_client, keys):
+    """The 64-bit person key could, in theory, be the same for two people; the fold tells them apart by
+    the full identity (a collision is forced here by rewriting the second person's key)."""
+    await add_unit(adoption, "06652", headcount=10)
+    await post(adoption_client, keys["app"], event("0912000001", at="2020-02-18T09:00:00+07:00", event_id="a1"))
+    await fold(adoption)
+    await post(
+        adoption_client,
+        keys["app"],
+        event("0912000002", at="2020-02-19T09:00:00+07:00", event_id="b1"),
+        event("0912000002", "uninstalled", at="2020-02-20T09:00:00+07:00", event_id="b2"),
+    )
+    async with adoption.state.pg.acquire() as conn:
+        await conn.execute(
+            "UPDATE adoption.events SET person = (SELECT person FROM adoption.events WHERE event_id = 'a1')"
+            " WHERE event_id IN ('b1', 'b2')"
+        )
+    await fold(adoption)
+    # The first person is still adopted: their activation changes nothing, whatever the other one did.
+    await post(adoption_client, keys["app"], event("0912000001", "activated", at="2020-02-21T09:00:00+07:00"))
+    await fold(adoption)
+
+    assert (await units(adoption, adoption_client, keys["office"]))["06652"]["staff_adopted"] == 1
+    series = await staff_series(adoption, adoption_client, keys["office"], "06652", "2020-02-18", "2020-02-21")
+    assert series == [1, 2, 1, 1]
+
+
 async def test_the_worker_folds_a_batch_as_soon_as_it_is_committed(adoption, adoption_client, adoption_settings, keys):
     await add_unit(adoption, "06652", headcount=10)
     # Its timer is far away: only the NOTIFY of a committed batch can wake it in time.

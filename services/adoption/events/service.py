@@ -119,7 +119,9 @@ async def ingest(
             subject_hash = hasher(event["subject"])
             audience = event["audience"]
             person = person_key(subject_hash, unit_code, audience)
-            rows.append((event_id, None, unit_code, person, subject_hash, audience, event["type"], event["occurred_at"]))
+            rows.append(
+                (event_id, None, unit_code, person, subject_hash, audience, event["type"], event["occurred_at"])
+            )
 
     rejected = [Rejected(index=i, errors=render_field_errors(problems[i], english)) for i in sorted(problems)]
     if not rows and not duplicates_in_request:
