@@ -33,8 +33,10 @@ PENDING = "SELECT id, events FROM adoption.batches WHERE aggregated_at IS NULL O
 # the same, a latest event of another identity sends the fold to the timeline, which tells them apart.
 FOLD = """
 WITH later AS (
-    SELECT coalesce(array_agg(id), '{}') AS ids, $1::bigint[] || coalesce(array_agg(id), '{}') AS not_folded
-    FROM adoption.batches WHERE aggregated_at IS NULL AND id <> ALL($1::bigint[])
+    -- Every batch below the lowest one not folded is folded: most rows pass on that one comparison.
+    SELECT ids, $1::bigint[] || ids AS not_folded, (SELECT min(id) FROM unnest($1::bigint[] || ids) id) AS below
+    FROM (SELECT coalesce(array_agg(id), '{}') AS ids
+          FROM adoption.batches WHERE aggregated_at IS NULL AND id <> ALL($1::bigint[])) pending
 ), new AS MATERIALIZED (
     SELECT person, unit_code, audience, subject_hash, occurred_at, event_id, type <> 'uninstalled' AS adopted
     FROM adoption.events WHERE batch_id = ANY($1::bigint[])
@@ -45,16 +47,17 @@ WITH later AS (
     -- Two folded events at that same latest time would need event ids to be told apart: the timeline.
     SELECT n.person, bool_or(p.adopted) AS was_adopted,
            bool_or(p.occurred_at IS NOT NULL
-                   AND (p.tied OR n.occurred_at <= p.occurred_at
+                   AND (coalesce(p.tied, false) OR n.occurred_at <= p.occurred_at
                         OR (n.unit_code, n.audience, n.subject_hash)
                            IS DISTINCT FROM (p.unit_code, p.audience, p.subject_hash))) AS out_of_order
     FROM new n CROSS JOIN later
-    LEFT JOIN LATERAL (SELECT x.unit_code, x.audience, x.subject_hash, x.occurred_at,
-                              x.type <> 'uninstalled' AS adopted,
-                              EXISTS (SELECT FROM adoption.events y WHERE y.person = x.person
-                                      AND y.occurred_at = x.occurred_at AND y.event_id <> x.event_id) AS tied
-                       FROM adoption.events x
-                       WHERE x.person = n.person AND x.batch_id <> ALL(later.not_folded)
+    LEFT JOIN LATERAL (SELECT x.*, lead(x.occurred_at) OVER (ORDER BY x.occurred_at DESC) = x.occurred_at AS tied
+                       FROM (SELECT x.unit_code, x.audience, x.subject_hash, x.occurred_at,
+                                    x.type <> 'uninstalled' AS adopted
+                             FROM adoption.events x
+                             WHERE x.person = n.person
+                               AND (x.batch_id < later.below OR x.batch_id <> ALL(later.not_folded))
+                             ORDER BY x.occurred_at DESC LIMIT 2) x
                        ORDER BY x.occurred_at DESC LIMIT 1) p ON true
     GROUP BY n.person
 ), in_order AS (
@@ -147,7 +150,10 @@ async def fold_pending(conn: asyncpg.Connection, *, max_events: int) -> Folded:
             total += batch["events"]
         # Timelines sort in memory: give the sort room rather than spill to disk.
         await conn.execute("SET LOCAL work_mem = '64MB'")
-        # People are looked up one at a time: a bitmap scan for each costs more than it saves.
+        # Every row the fold reads is found by key: the batches' events, then person by person (plain
+        # index scans: a bitmap scan for each person costs more than it saves). Without statistics
+        # (a fast-growing table, autovacuum late or off) the planner would scan all events instead.
+        await conn.execute("SET LOCAL enable_seqscan = off")
         await conn.execute("SET LOCAL enable_bitmapscan = off")
         result = await conn.fetchrow(FOLD, now)
         await conn.execute(BUMP_VERSION)
