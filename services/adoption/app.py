@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 
 from services.adoption.events.router import router as events_router
 from services.adoption.events.schemas import EventBatchIn
+from services.adoption.events.service import ActiveUnits
 from services.adoption.metrics.cache import CHANNEL, MetricsCache
 from services.adoption.metrics.router import router as metrics_router
 from services.adoption.metrics.service import unit_rows
@@ -66,6 +67,7 @@ def create_app(settings: AdoptionSettings | None = None) -> FastAPI:
         listeners=[(CHANNEL, cache.changed, cache.listening)],
     )
     app.state.metrics_cache = cache
+    app.state.active_units = ActiveUnits(cache)
     app.state.hasher = SubjectHasher(settings.subject_hmac_key.get_secret_value().encode())
 
     def openapi() -> dict:

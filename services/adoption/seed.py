@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from services.adoption import aggregation
-from services.adoption.events.service import ingest
+from services.adoption.events.service import ActiveUnits, ingest
+from services.adoption.metrics.cache import MetricsCache
 from services.adoption.models import Unit
 from services.adoption.settings import AdoptionSettings, get_settings
 from services.adoption.subjects import SubjectHasher
@@ -99,11 +100,14 @@ async def seed(settings: AdoptionSettings, *, wait_seconds: float) -> str:
         events = [e for u in all_units if u.code not in reporting for e in _events_for(u, rng, now)]
         hasher = SubjectHasher(settings.subject_hmac_key.get_secret_value().encode())
         accepted = 0
+        active_units = ActiveUnits(MetricsCache())  # not listening: it reads the version for every batch
+        for i in range(0, len(events), 1000):
+            body = json.dumps({"events": events[i : i + 1000]}).encode()
+            result = await ingest(
+                pg, body, principal=SEEDER, hasher=hasher, units=active_units, max_events=1000, english=False
+            )
+            accepted += result.accepted
         async with pg.acquire() as conn:
-            for i in range(0, len(events), 1000):
-                body = json.dumps({"events": events[i : i + 1000]}).encode()
-                result = await ingest(conn, body, principal=SEEDER, hasher=hasher, max_events=1000, english=False)
-                accepted += result.accepted
             await aggregation.fold_all(conn, max_events=settings.aggregate_max_events)
         for unit in all_units:
             if unit.code in reporting:

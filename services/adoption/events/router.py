@@ -33,13 +33,13 @@ async def post_events(request: Request, principal: Sender) -> Response:
     unit's events only. Subjects are keyed-hashed on arrival and never stored."""
     body = await request.body()
     app = request.app
-    async with app.state.pg.acquire() as conn:
-        result = await service.ingest(
-            conn,
-            body,
-            principal=principal,
-            hasher=app.state.hasher,
-            max_events=app.state.settings.max_events_per_request,
-            english=prefers_english(request.headers.get("accept-language")),
-        )
+    result = await service.ingest(
+        app.state.pg,
+        body,
+        principal=principal,
+        hasher=app.state.hasher,
+        units=app.state.active_units,
+        max_events=app.state.settings.max_events_per_request,
+        english=prefers_english(request.headers.get("accept-language")),
+    )
     return Response(result.model_dump_json(), status_code=202, media_type="application/json")

@@ -8,13 +8,14 @@ lookup). The aggregates are the worker's business: a committed batch wakes it th
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import asyncpg
 import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from services.adoption.events.schemas import EventBatchIn, EventIn, IngestResult, Rejected
+from services.adoption.metrics.cache import MetricsCache
 from services.adoption.subjects import SubjectHasher, person_key
 from shared.auth import Principal, Role
 from shared.problems import AppError, FieldError, Forbidden, field_errors_from_pydantic, render_field_errors
@@ -25,12 +26,11 @@ _BATCH = TypeAdapter(EventBatchIn)
 FUTURE_TOLERANCE = timedelta(minutes=10)
 
 # New events are the rule and repeats the exception: a batch is COPYed (binary; in bench/adoption.py
-# the app's PostgreSQL backend went from 14 to 11.5 µs an event), with its batch row, which wakes the
-# worker. A known event_id fails the COPY; the batch is then inserted skipping the events already
+# the app's PostgreSQL backend went from 14 to 11.5 µs an event), after its batch row (which wakes the
+# worker when the transaction commits). A known event_id fails the COPY; the batch is then inserted skipping the events already
 # known, in one statement (the events as one JSON parameter), and a batch of nothing but replays
 # leaves no trace and moves no ETag.
-NEXT_BATCH = "SELECT nextval(pg_get_serial_sequence('adoption.batches', 'id'))"
-RECORD_BATCH = "INSERT INTO adoption.batches (id, events) VALUES ($1, $2)"
+RECORD_BATCH = "INSERT INTO adoption.batches (events) VALUES ($1) RETURNING id"
 EVENT_COLUMNS = ("event_id", "batch_id", "unit_code", "person", "subject_hash", "audience", "type", "occurred_at")
 INSERT_SKIPPING_KNOWN = """
 WITH batch AS (
@@ -51,7 +51,25 @@ WITH batch AS (
 )
 SELECT coalesce((SELECT events FROM recorded), 0)
 """
-KNOWN_UNITS = "SELECT code FROM adoption.units WHERE code = ANY($1::text[]) AND active"
+ACTIVE_UNITS = "SELECT code FROM adoption.units WHERE active"
+
+
+class ActiveUnits:
+    """The codes of the active units, read again only when the state's version has moved (a change of
+    the unit directory bumps it, like every fold): a batch needs no query of its own to check them."""
+
+    def __init__(self, cache: MetricsCache) -> None:
+        self._cache = cache
+        self._version: int | None = None
+        self._codes: frozenset[str] = frozenset()
+
+    async def codes(self, pool: asyncpg.Pool) -> frozenset[str]:
+        version = (await self._cache.state(pool))["version"]
+        if version != self._version:
+            # Read after the version: a change in between only makes the next call read again.
+            self._codes = frozenset(r["code"] for r in await pool.fetch(ACTIVE_UNITS))
+            self._version = version
+        return self._codes
 
 
 def parse(body: bytes) -> tuple[int, dict[int, EventIn], dict[int, list[FieldError]]]:
@@ -77,11 +95,12 @@ def parse(body: bytes) -> tuple[int, dict[int, EventIn], dict[int, list[FieldErr
 
 
 async def ingest(
-    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
     body: bytes,
     *,
     principal: Principal,
     hasher: SubjectHasher,
+    units: ActiveUnits,
     max_events: int,
     english: bool,
 ) -> IngestResult:
@@ -101,7 +120,7 @@ async def ingest(
     if principal.role is Role.ward_app and any(e["unit_code"] != principal.unit_code for e in valid.values()):
         raise Forbidden("forbidden-events-unit", own=principal.unit_code)
 
-    known = {r["code"] for r in await conn.fetch(KNOWN_UNITS, list({e["unit_code"] for e in valid.values()}))}
+    known = await units.codes(pool)
     latest_allowed = utcnow() + FUTURE_TOLERANCE
     seen: set[str] = set()
     duplicates_in_request = 0
@@ -110,7 +129,9 @@ async def ingest(
         unit_code, event_id = event["unit_code"], event["event_id"]
         if unit_code not in known:
             problems.setdefault(index, []).append(FieldError("unit_code", "unit_codes_unknown", codes=unit_code))
-        elif event["occurred_at"] > latest_allowed:
+        # In UTC from here on: comparing and encoding a datetime whose offset is pydantic's own tzinfo
+        # class costs several Python calls each (bench/adoption.py, py-spy).
+        elif (occurred_at := event["occurred_at"].astimezone(UTC)) > latest_allowed:
             problems.setdefault(index, []).append(FieldError("occurred_at", "occurred_in_future"))
         elif event_id in seen:
             duplicates_in_request += 1  # the same event twice in one request: a duplicate, like a replay
@@ -119,9 +140,7 @@ async def ingest(
             subject_hash = hasher(event["subject"])
             audience = event["audience"]
             person = person_key(subject_hash, unit_code, audience)
-            rows.append(
-                (event_id, None, unit_code, person, subject_hash, audience, event["type"], event["occurred_at"])
-            )
+            rows.append((event_id, None, unit_code, person, subject_hash, audience, event["type"], occurred_at))
 
     rejected = [Rejected(index=i, errors=render_field_errors(problems[i], english)) for i in sorted(problems)]
     if not rows and not duplicates_in_request:
@@ -130,7 +149,8 @@ async def ingest(
         )
     accepted = 0
     if rows:
-        accepted = await _insert(conn, rows)
+        async with pool.acquire() as conn:
+            accepted = await _insert(conn, rows)
     return IngestResult(accepted=accepted, duplicates=len(rows) - accepted + duplicates_in_request, rejected=rejected)
 
 
@@ -138,14 +158,13 @@ async def _insert(conn: asyncpg.Connection, rows: list[tuple]) -> int:
     """Store the events (tuples as ``EVENT_COLUMNS``, without their batch); returns how many were new."""
     try:
         async with conn.transaction():
-            batch_id = await conn.fetchval(NEXT_BATCH)
+            batch_id = await conn.fetchval(RECORD_BATCH, len(rows))
             await conn.copy_records_to_table(
                 "events",
                 schema_name="adoption",
                 columns=EVENT_COLUMNS,
                 records=[(r[0], batch_id, *r[2:]) for r in rows],
             )
-            await conn.execute(RECORD_BATCH, batch_id, len(rows))
         return len(rows)
     except asyncpg.UniqueViolationError:
         pass
