@@ -27,9 +27,9 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 
 # New events are the rule and repeats the exception: a batch is COPYed (binary; in bench/adoption.py
 # the app's PostgreSQL backend went from 14 to 11.5 µs an event), after its batch row (which wakes the
-# worker when the transaction commits). A known event_id fails the COPY; the batch is then inserted skipping the events already
-# known, in one statement (the events as one JSON parameter), and a batch of nothing but replays
-# leaves no trace and moves no ETag.
+# worker when the transaction commits). A known event_id fails the COPY; the batch is then inserted
+# skipping the events already known, in one statement (the events as one JSON parameter), and a batch
+# of nothing but replays leaves no trace and moves no ETag.
 RECORD_BATCH = "INSERT INTO adoption.batches (events) VALUES ($1) RETURNING id"
 EVENT_COLUMNS = ("event_id", "batch_id", "unit_code", "person", "subject_hash", "audience", "type", "occurred_at")
 INSERT_SKIPPING_KNOWN = """
