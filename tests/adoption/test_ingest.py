@@ -79,6 +79,19 @@ async def test_a_replayed_batch_is_all_duplicates_and_changes_no_figure(adoption
         assert await conn.fetchval("SELECT count(*) FROM adoption.batches") == 1
 
 
+async def test_a_batch_of_known_and_new_events_stores_and_counts_the_new_ones(adoption, adoption_client, keys):
+    known = [event("0912345678", at="2020-02-18T09:00:00+07:00"), event("0912345679", at="2020-02-18T10:00:00+07:00")]
+    first = await adoption_client.post(EVENTS, json={"events": known}, headers=auth(keys["app"]))
+    assert first.json()["accepted"] == 2
+    again = {"events": [*known, event("0912345670", at="2020-02-19T09:00:00+07:00")]}
+    second = await adoption_client.post(EVENTS, json=again, headers=auth(keys["app"]))
+    assert second.json() == {"accepted": 1, "duplicates": 2, "rejected": []}
+    summary, _ = await figures(adoption, adoption_client, keys["office"])
+    assert summary["staff_adopted"] == 3
+    async with adoption.state.pg.acquire() as conn:
+        assert [r["events"] for r in await conn.fetch("SELECT events FROM adoption.batches ORDER BY id")] == [2, 1]
+
+
 async def test_the_same_event_twice_in_one_request_counts_once(adoption, adoption_client, keys):
     once = event("0912345678")
     body = {"events": [once, dict(once), event("0912345679")]}
