@@ -124,7 +124,7 @@ async def ingest(
     latest_allowed = utcnow() + FUTURE_TOLERANCE
     seen: set[str] = set()
     duplicates_in_request = 0
-    rows: list[tuple] = []  # as EVENT_COLUMNS, batch_id still None
+    rows: list[list] = []  # as EVENT_COLUMNS, batch_id still None
     for index, event in valid.items():
         unit_code, event_id = event["unit_code"], event["event_id"]
         if unit_code not in known:
@@ -140,7 +140,7 @@ async def ingest(
             subject_hash = hasher(event["subject"])
             audience = event["audience"]
             person = person_key(subject_hash, unit_code, audience)
-            rows.append((event_id, None, unit_code, person, subject_hash, audience, event["type"], occurred_at))
+            rows.append([event_id, None, unit_code, person, subject_hash, audience, event["type"], occurred_at])
 
     rejected = [Rejected(index=i, errors=render_field_errors(problems[i], english)) for i in sorted(problems)]
     if not rows and not duplicates_in_request:
@@ -154,17 +154,14 @@ async def ingest(
     return IngestResult(accepted=accepted, duplicates=len(rows) - accepted + duplicates_in_request, rejected=rejected)
 
 
-async def _insert(conn: asyncpg.Connection, rows: list[tuple]) -> int:
-    """Store the events (tuples as ``EVENT_COLUMNS``, without their batch); returns how many were new."""
+async def _insert(conn: asyncpg.Connection, rows: list[list]) -> int:
+    """Store the events (rows as ``EVENT_COLUMNS``, their batch filled in here); returns how many were new."""
     try:
         async with conn.transaction():
             batch_id = await conn.fetchval(RECORD_BATCH, len(rows))
-            await conn.copy_records_to_table(
-                "events",
-                schema_name="adoption",
-                columns=EVENT_COLUMNS,
-                records=[(r[0], batch_id, *r[2:]) for r in rows],
-            )
+            for row in rows:
+                row[1] = batch_id
+            await conn.copy_records_to_table("events", schema_name="adoption", columns=EVENT_COLUMNS, records=rows)
         return len(rows)
     except asyncpg.UniqueViolationError:
         pass
