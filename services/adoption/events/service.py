@@ -1,4 +1,4 @@
-"""Ingesting a batch of app events: validate each, hash subjects, store the new ones in one round trip.
+"""Ingesting a batch of app events: validate each, hash subjects, store the new ones in one transaction.
 
 Each event is checked on its own: the valid ones are taken, the invalid ones come back with their
 index and errors. Event ids seen before are duplicates and change nothing (a unique key, not a
