@@ -652,9 +652,9 @@ def hot_spots(collapsed: Path, top: int = 15) -> dict[str, Any]:
 
 async def explain_hot_sql(dsn: str) -> tuple[dict[str, float], str]:
     """EXPLAIN (ANALYZE, BUFFERS) of the ingest INSERT of the last batch's 1,000 events and of the fold
-    of the last 1, 5 and 50 batches, on the loaded tables, each in a transaction rolled back. Returns
-    each one's execution time in ms, and the plans."""
-    from services.adoption.aggregation import FOLD
+    of the last 1, 5 and 50 batches (with the fold's own settings), on the loaded tables, each in a
+    transaction rolled back. Returns each one's execution time in ms, and the plans."""
+    from services.adoption.aggregation import FOLD, FOLD_SETTINGS
     from services.adoption.events.service import INSERT_SKIPPING_KNOWN
 
     conn = await asyncpg.connect(dsn, server_settings={"jit": "off"})  # as the services' connections
@@ -690,7 +690,7 @@ async def explain_hot_sql(dsn: str) -> tuple[dict[str, float], str]:
             cases.append(
                 (
                     f"fold of {n} batches",
-                    [f"UPDATE adoption.batches SET aggregated_at = NULL WHERE id > {last - n}"],
+                    [f"UPDATE adoption.batches SET aggregated_at = NULL WHERE id > {last - n}", *FOLD_SETTINGS],
                     FOLD,
                     [list(range(last - n + 1, last + 1))],
                 )

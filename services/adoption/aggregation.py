@@ -126,6 +126,15 @@ SELECT (SELECT count(*) FROM folded) AS batches, (SELECT count(*) FROM daily_wri
        (SELECT count(*) FROM stats_written) AS units
 """
 
+FOLD_SETTINGS = (
+    # Timelines sort in memory: give the sort room rather than spill to disk.
+    "SET LOCAL work_mem = '64MB'",
+    # Every row the fold reads is found by key: the batches' events, then person by person (plain
+    # index scans: a bitmap scan for each person costs more than it saves). Without statistics (a
+    # fast-growing table, autovacuum late or off) the planner would scan all events instead.
+    "SET LOCAL enable_seqscan = off",
+    "SET LOCAL enable_bitmapscan = off",
+)
 BUMP_VERSION = "UPDATE adoption.state SET version = version + 1, changed_at = now() WHERE id = 1"
 
 
@@ -148,13 +157,8 @@ async def fold_pending(conn: asyncpg.Connection, *, max_events: int) -> Folded:
                 break
             now.append(batch["id"])
             total += batch["events"]
-        # Timelines sort in memory: give the sort room rather than spill to disk.
-        await conn.execute("SET LOCAL work_mem = '64MB'")
-        # Every row the fold reads is found by key: the batches' events, then person by person (plain
-        # index scans: a bitmap scan for each person costs more than it saves). Without statistics
-        # (a fast-growing table, autovacuum late or off) the planner would scan all events instead.
-        await conn.execute("SET LOCAL enable_seqscan = off")
-        await conn.execute("SET LOCAL enable_bitmapscan = off")
+        for setting in FOLD_SETTINGS:
+            await conn.execute(setting)
         result = await conn.fetchrow(FOLD, now)
         await conn.execute(BUMP_VERSION)
     return Folded(result["batches"], len(pending) - len(now))
