@@ -116,3 +116,12 @@ def event(
         "type": type_,
         "occurred_at": at if isinstance(at, str) else at.isoformat(),
     }
+
+
+async def settled(app) -> None:
+    """Wait until the app's metrics cache has heard of the last change (its LISTEN is asynchronous)."""
+    async with app.state.pg.acquire() as conn:
+        version = await conn.fetchval("SELECT version FROM adoption.state WHERE id = 1")
+    async with asyncio.timeout(5):
+        while (await app.state.metrics_cache.state(app.state.pg))["version"] != version:
+            await asyncio.sleep(0.01)

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from shared.timeutil import utcnow
-from tests.adoption.conftest import add_unit, event, fold
+from tests.adoption.conftest import add_unit, event, fold, settled
 from tests.builders import auth, create_key, create_unit
 
 EVENTS = "/v1/adoption/events"
@@ -18,15 +18,6 @@ EVENTS = "/v1/adoption/events"
 async def stored_events(app) -> int:
     async with app.state.pg.acquire() as conn:
         return await conn.fetchval("SELECT count(*) FROM adoption.events")
-
-
-async def settled(app) -> None:
-    """Wait until the app's metrics cache has heard of the last change (its LISTEN is asynchronous)."""
-    async with app.state.pg.acquire() as conn:
-        version = await conn.fetchval("SELECT version FROM adoption.state WHERE id = 1")
-    async with asyncio.timeout(5):
-        while (await app.state.metrics_cache.state(app.state.pg))["version"] != version:
-            await asyncio.sleep(0.01)
 
 
 async def figures(app, client, key) -> tuple[dict, list[dict]]:

@@ -12,7 +12,7 @@ import pytest
 from services.adoption.metrics import service
 from shared.db import asyncpg_dsn
 from shared.timeutil import utcnow
-from tests.adoption.conftest import add_unit, event, fold
+from tests.adoption.conftest import add_unit, event, fold, settled
 from tests.builders import auth, create_key
 
 SERIES = "/v1/adoption/timeseries"
@@ -28,15 +28,6 @@ async def keys(adoption, db) -> dict[str, str]:
 async def post(client, key: str, *events: dict) -> None:
     response = await client.post("/v1/adoption/events", json={"events": list(events)}, headers=auth(key))
     assert response.status_code == 202 and not response.json()["rejected"], response.text
-
-
-async def settled(app) -> None:
-    """Wait until the app's metrics cache has heard of the last change (its LISTEN is asynchronous)."""
-    async with app.state.pg.acquire() as conn:
-        version = await conn.fetchval("SELECT version FROM adoption.state WHERE id = 1")
-    async with asyncio.timeout(5):
-        while (await app.state.metrics_cache.state(app.state.pg))["version"] != version:
-            await asyncio.sleep(0.01)
 
 
 async def series(app, client, key: str, query: str) -> list[tuple[str, str, int]]:
