@@ -134,6 +134,20 @@ async def enqueue(settings: NotifierSettings, job_name: str, message, *, job_id:
         await redis.aclose()
 
 
+async def queued(settings: NotifierSettings) -> list:
+    """The notifier queue's jobs. arq lists the queue, then reads each job: a job the worker finishes
+    in between ("job ... not found") means the list is read again."""
+    redis = await queues.connect(settings)
+    try:
+        for _ in range(20):
+            with contextlib.suppress(RuntimeError):
+                return await redis.queued_jobs(queue_name=queues.queue_name(settings, queues.NOTIFIER))
+            await asyncio.sleep(0.01)
+        return await redis.queued_jobs(queue_name=queues.queue_name(settings, queues.NOTIFIER))
+    finally:
+        await redis.aclose()
+
+
 async def run_worker_until(
     settings: NotifierSettings,
     done: Callable[[], Awaitable[bool]],

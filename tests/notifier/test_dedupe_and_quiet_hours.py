@@ -15,7 +15,7 @@ from services.notifier.sending import Sender
 from shared import queues
 from shared.timeutil import to_vietnam, utcnow
 from tests.notifier import messages
-from tests.notifier.conftest import enqueue, run_worker_until
+from tests.notifier.conftest import enqueue, queued, run_worker_until
 from tests.notifier.test_failures import and_idle
 
 SWEEP_JOB = "notifier.notifications.sweep"
@@ -38,14 +38,6 @@ async def jobs_complete(settings, job_ids: list[str]) -> bool:
     try:
         queue = queues.queue_name(settings, queues.NOTIFIER)
         return all([await Job(j, redis, _queue_name=queue).status() == JobStatus.complete for j in job_ids])
-    finally:
-        await redis.aclose()
-
-
-async def queued(settings) -> list:
-    redis = await queues.connect(settings)
-    try:
-        return await redis.queued_jobs(queue_name=queues.queue_name(settings, queues.NOTIFIER))
     finally:
         await redis.aclose()
 

@@ -10,7 +10,7 @@ from services.notifier.models import Notification
 from services.notifier.settings import SmsGateway
 from shared import queues
 from tests.notifier import messages
-from tests.notifier.conftest import enqueue, run_worker_until
+from tests.notifier.conftest import enqueue, queued, run_worker_until
 from tests.support.sms_gateway import Gateway, running
 
 FINAL = ("sent", "permanent_failure")
@@ -71,12 +71,7 @@ def count_rcpt(smtp) -> list[str]:
 
 
 async def queued_sends(settings) -> list:
-    redis = await queues.connect(settings)
-    try:
-        jobs = await redis.queued_jobs(queue_name=queues.queue_name(settings, queues.NOTIFIER))
-    finally:
-        await redis.aclose()
-    return [j for j in jobs if j.function == "notifier.notification.send"]
+    return [j for j in await queued(settings) if j.function == "notifier.notification.send"]
 
 
 # --- e-mail -------------------------------------------------------------------------------------
