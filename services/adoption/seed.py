@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from services.adoption import aggregation
 from services.adoption.events.service import ActiveUnits, ingest
+from services.adoption.events.writer import EventWriter
 from services.adoption.metrics.cache import MetricsCache
 from services.adoption.models import Unit
 from services.adoption.settings import AdoptionSettings, get_settings
@@ -101,10 +102,18 @@ async def seed(settings: AdoptionSettings, *, wait_seconds: float) -> str:
         hasher = SubjectHasher(settings.subject_hmac_key.get_secret_value().encode())
         accepted = 0
         active_units = ActiveUnits(MetricsCache())  # not listening: it reads the version for every batch
+        writer = EventWriter()
         for i in range(0, len(events), 1000):
             body = json.dumps({"events": events[i : i + 1000]}).encode()
             result = await ingest(
-                pg, body, principal=SEEDER, hasher=hasher, units=active_units, max_events=1000, english=False
+                pg,
+                body,
+                principal=SEEDER,
+                hasher=hasher,
+                units=active_units,
+                writer=writer,
+                max_events=1000,
+                english=False,
             )
             accepted += result.accepted
         async with pg.acquire() as conn:

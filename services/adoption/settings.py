@@ -15,6 +15,10 @@ class AdoptionSettings(CommonSettings):
     adoption_database_url: str | None = None  # when adoption gets a database of its own
     max_body_bytes: int = 1024 * 1024
     max_events_per_request: int = 1000
+    # Concurrent requests' events are stored together (events/writer.py): at most this many
+    # transactions at once, each of at most this many events (whole requests; one request at least).
+    ingest_writers: int = 2
+    ingest_group_max_events: int = 8000
 
     # Subjects (phones, account ids) are keyed-hashed with this secret before they are stored, queued
     # or logged. Changing it makes every person count as new: keep it, and keep it secret.

@@ -39,6 +39,7 @@ async def post_events(request: Request, principal: Sender) -> Response:
         principal=principal,
         hasher=app.state.hasher,
         units=app.state.active_units,
+        writer=app.state.event_writer,
         max_events=app.state.settings.max_events_per_request,
         english=prefers_english(request.headers.get("accept-language")),
     )

@@ -1,20 +1,23 @@
-"""Ingesting a batch of app events: validate each, hash subjects, store the new ones in one transaction.
+"""Ingesting a batch of app events: validate each, hash subjects, store the new ones.
 
 Each event is checked on its own: the valid ones are taken, the invalid ones come back with their
 index and errors. Event ids seen before are duplicates and change nothing (a unique key, not a
-lookup). The aggregates are the worker's business: a committed batch wakes it through NOTIFY.
+lookup). The valid events are stored by the app's ``EventWriter`` (writer.py), in one transaction
+with those of other requests waiting at the same moment. The aggregates are the worker's business: a
+committed batch wakes it through NOTIFY.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import asyncpg
-import orjson
 from pydantic import TypeAdapter, ValidationError
 
+from services.adoption.events.copy import EventRow, microseconds
 from services.adoption.events.schemas import EventBatchIn, EventIn, IngestResult, Rejected
+from services.adoption.events.writer import EventWriter
 from services.adoption.metrics.cache import MetricsCache
 from services.adoption.subjects import SubjectHasher, person_key
 from shared.auth import Principal, Role
@@ -25,32 +28,6 @@ _BATCH = TypeAdapter(EventBatchIn)
 # Clocks of phones and servers drift: an event a little in the future is plausible, an hour is not.
 FUTURE_TOLERANCE = timedelta(minutes=10)
 
-# New events are the rule and repeats the exception: a batch is COPYed (binary; in bench/adoption.py
-# the app's PostgreSQL backend went from 14 to 11.5 µs an event), after its batch row (which wakes the
-# worker when the transaction commits). A known event_id fails the COPY; the batch is then inserted
-# skipping the events already known, in one statement (the events as one JSON parameter), and a batch
-# of nothing but replays leaves no trace and moves no ETag.
-RECORD_BATCH = "INSERT INTO adoption.batches (events) VALUES ($1) RETURNING id"
-EVENT_COLUMNS = ("event_id", "batch_id", "unit_code", "person", "subject_hash", "audience", "type", "occurred_at")
-INSERT_SKIPPING_KNOWN = """
-WITH batch AS (
-    SELECT nextval(pg_get_serial_sequence('adoption.batches', 'id')) AS id
-), inserted AS (
-    INSERT INTO adoption.events (event_id, batch_id, unit_code, person, subject_hash, audience, type, occurred_at)
-    SELECT e.event_id, batch.id, e.unit_code, e.person, decode(e.subject_hash, 'hex'), e.audience, e.type,
-           e.occurred_at
-    FROM batch, json_to_recordset($1::json) AS e(event_id text, unit_code text, person bigint,
-                                                 subject_hash text, audience text, type text,
-                                                 occurred_at timestamptz)
-    ON CONFLICT (event_id) DO NOTHING
-    RETURNING batch_id
-), recorded AS (
-    INSERT INTO adoption.batches (id, events)
-    SELECT batch_id, count(*) FROM inserted GROUP BY batch_id
-    RETURNING events
-)
-SELECT coalesce((SELECT events FROM recorded), 0)
-"""
 ACTIVE_UNITS = "SELECT code FROM adoption.units WHERE active"
 
 
@@ -101,6 +78,7 @@ async def ingest(
     principal: Principal,
     hasher: SubjectHasher,
     units: ActiveUnits,
+    writer: EventWriter,
     max_events: int,
     english: bool,
 ) -> IngestResult:
@@ -121,17 +99,15 @@ async def ingest(
         raise Forbidden("forbidden-events-unit", own=principal.unit_code)
 
     known = await units.codes(pool)
-    latest_allowed = utcnow() + FUTURE_TOLERANCE
+    latest_allowed = microseconds(utcnow() + FUTURE_TOLERANCE)
     seen: set[str] = set()
     duplicates_in_request = 0
-    rows: list[list] = []  # as EVENT_COLUMNS, batch_id still None
+    rows: list[EventRow] = []
     for index, event in valid.items():
         unit_code, event_id = event["unit_code"], event["event_id"]
         if unit_code not in known:
             problems.setdefault(index, []).append(FieldError("unit_code", "unit_codes_unknown", codes=unit_code))
-        # In UTC from here on: comparing and encoding a datetime whose offset is pydantic's own tzinfo
-        # class costs several Python calls each (bench/adoption.py, py-spy).
-        elif (occurred_at := event["occurred_at"].astimezone(UTC)) > latest_allowed:
+        elif (occurred_at := microseconds(event["occurred_at"])) > latest_allowed:
             problems.setdefault(index, []).append(FieldError("occurred_at", "occurred_in_future"))
         elif event_id in seen:
             duplicates_in_request += 1  # the same event twice in one request: a duplicate, like a replay
@@ -140,41 +116,12 @@ async def ingest(
             subject_hash = hasher(event["subject"])
             audience = event["audience"]
             person = person_key(subject_hash, unit_code, audience)
-            rows.append([event_id, None, unit_code, person, subject_hash, audience, event["type"], occurred_at])
+            rows.append(EventRow(event_id, unit_code, person, subject_hash, audience, event["type"], occurred_at))
 
     rejected = [Rejected(index=i, errors=render_field_errors(problems[i], english)) for i in sorted(problems)]
     if not rows and not duplicates_in_request:
         raise AppError(
             422, "validation-error", "no-valid-event", extensions={"rejected": [r.model_dump() for r in rejected]}
         )
-    accepted = 0
-    if rows:
-        async with pool.acquire() as conn:
-            accepted = await _insert(conn, rows)
+    accepted = await writer.store(pool, rows) if rows else 0
     return IngestResult(accepted=accepted, duplicates=len(rows) - accepted + duplicates_in_request, rejected=rejected)
-
-
-async def _insert(conn: asyncpg.Connection, rows: list[list]) -> int:
-    """Store the events (rows as ``EVENT_COLUMNS``, their batch filled in here); returns how many were new."""
-    try:
-        async with conn.transaction():
-            batch_id = await conn.fetchval(RECORD_BATCH, len(rows))
-            for row in rows:
-                row[1] = batch_id
-            await conn.copy_records_to_table("events", schema_name="adoption", columns=EVENT_COLUMNS, records=rows)
-        return len(rows)
-    except asyncpg.UniqueViolationError:
-        pass
-    payload = [
-        {
-            "event_id": event_id,
-            "unit_code": unit_code,
-            "person": person,
-            "subject_hash": subject_hash.hex(),
-            "audience": audience,
-            "type": type_,
-            "occurred_at": occurred_at.isoformat(),
-        }
-        for event_id, _, unit_code, person, subject_hash, audience, type_, occurred_at in rows
-    ]
-    return await conn.fetchval(INSERT_SKIPPING_KNOWN, orjson.dumps(payload).decode())
