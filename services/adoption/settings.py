@@ -17,7 +17,7 @@ class AdoptionSettings(CommonSettings):
     max_events_per_request: int = 1000
     # Concurrent requests' events are stored together (events/writer.py): at most this many
     # transactions at once, each of at most this many events (whole requests; one request at least).
-    ingest_writers: int = 2
+    ingest_writers: int = 3
     ingest_group_max_events: int = 8000
 
     # Subjects (phones, account ids) are keyed-hashed with this secret before they are stored, queued

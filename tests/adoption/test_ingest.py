@@ -240,17 +240,17 @@ async def test_one_batch_posted_three_times_at_once_is_stored_once(adoption, ado
     assert (summary["staff_adopted"], summary["citizens_adopted"]) == (20, 1)
 
 
-async def test_the_person_key_of_new_events_is_the_one_migration_a0002_computed_for_old_ones(
+async def test_the_person_key_of_new_events_is_the_one_migration_a0003_computed_for_old_ones(
     adoption, adoption_client, keys
 ):
-    """Events stored before migration a0002 got their person key from SQL, new ones from Python: the
+    """Events stored before migration a0003 got their person key from SQL, new ones from Python: the
     two must agree, or an old install and a new uninstall of one person would count as two people."""
     from importlib import import_module
 
-    a0002 = import_module("services.adoption.migrations.versions.2026-11-28_adoption_person_key")
+    a0003 = import_module("services.adoption.migrations.versions.2026-11-30_adoption_person_key_xor")
     body = {"events": [event("0912 345 678"), event("Tai-Khoan-7", unit="06653", audience="citizen")]}
     assert (await adoption_client.post(EVENTS, json=body, headers=auth(keys["app"]))).json()["accepted"] == 2
     async with adoption.state.pg.acquire() as conn:
-        rows = await conn.fetch(f"SELECT person, {a0002.PERSON} AS in_sql FROM adoption.events")  # noqa: S608
+        rows = await conn.fetch(f"SELECT person, {a0003.PERSON} AS in_sql FROM adoption.events")  # noqa: S608
     assert len(rows) == 2
     assert all(r["person"] == r["in_sql"] for r in rows)
