@@ -79,7 +79,8 @@ class Report(Base):
 
 
 class Batch(Base):
-    """One accepted POST of events: the unit of work of the aggregating worker."""
+    """Events stored in one transaction (one POST, or several arriving together): the unit of work of
+    the aggregating worker."""
 
     __tablename__ = "batches"
     __table_args__ = (Index("ix_batches_pending", "id", postgresql_where=text("aggregated_at IS NULL")),)

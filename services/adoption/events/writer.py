@@ -5,8 +5,8 @@ When a writer is free, it takes every request waiting, up to ``max_events`` even
 in one transaction: one batch row (which wakes the folding worker when the transaction commits) and
 one binary COPY. Each COPY statement and each transaction has a fixed cost in PostgreSQL (a COPY
 creates and drops a tuple slot for every row it buffers, up to 1,000), so fewer, larger ones cost less
-an event: bench/adoption.py went from about 55,000 to 68,000 events/s, the app's PostgreSQL backends
-from 11.8 to 8.7 µs an event. Under light load a group is one request, stored as soon as it comes.
+an event: in bench/adoption.py the app's PostgreSQL backends went from 11 to 13 µs an event to 9.5 to
+11 (with the COPY stream of copy.py). Under light load a group is one request, stored at once.
 
 New events are the rule and repeats the exception. A known event_id fails the group's COPY; its
 requests are then stored one by one, each skipping the events already known in one statement (the
