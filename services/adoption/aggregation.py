@@ -41,24 +41,25 @@ WITH later AS (
     SELECT person, unit_code, audience, subject_hash, occurred_at, event_id, type <> 'uninstalled' AS adopted
     FROM adoption.events WHERE batch_id = ANY($1::bigint[])
 ), touched AS (
-    -- Each new event with the latest event of its person folded before, read through the
-    -- (person, occurred_at) index newest first (past the new events, on hot pages, to one older row),
-    -- and whether all of the person's new events come after that one (most do: events arrive in order).
-    -- Two folded events at that same latest time would need event ids to be told apart: the timeline.
-    SELECT n.person, bool_or(p.adopted) AS was_adopted,
-           bool_or(p.occurred_at IS NOT NULL
-                   AND (coalesce(p.tied, false) OR n.occurred_at <= p.occurred_at
-                        OR (n.unit_code, n.audience, n.subject_hash)
-                           IS DISTINCT FROM (p.unit_code, p.audience, p.subject_hash))) AS out_of_order
+    -- Each new event with the two latest events of its person folded before, read through the
+    -- (person, occurred_at) index newest first (past the new events, on hot pages, to older rows),
+    -- and whether all of the person's new events come after those (most do: events arrive in order).
+    -- Both at the same instant would need event ids to be told apart, and another identity under the
+    -- same key the full one: the timeline. Otherwise the later one's state is the person's state.
+    -- (Aggregated here rather than ranked in each lookup: 0.45 µs an event less, measured alone.)
+    SELECT n.person,
+           coalesce(max(p.occurred_at) FILTER (WHERE p.adopted) = max(p.occurred_at), false) AS was_adopted,
+           coalesce(min(n.occurred_at) <= max(p.occurred_at)
+                    OR (min(p.occurred_at) = max(p.occurred_at) AND min(p.event_id) <> max(p.event_id))
+                    OR NOT bool_and((n.unit_code, n.audience, n.subject_hash)
+                                    = (p.unit_code, p.audience, p.subject_hash)), false) AS out_of_order
     FROM new n CROSS JOIN later
-    LEFT JOIN LATERAL (SELECT x.*, lead(x.occurred_at) OVER (ORDER BY x.occurred_at DESC) = x.occurred_at AS tied
-                       FROM (SELECT x.unit_code, x.audience, x.subject_hash, x.occurred_at,
-                                    x.type <> 'uninstalled' AS adopted
-                             FROM adoption.events x
-                             WHERE x.person = n.person
-                               AND (x.batch_id < later.below OR x.batch_id <> ALL(later.not_folded))
-                             ORDER BY x.occurred_at DESC LIMIT 2) x
-                       ORDER BY x.occurred_at DESC LIMIT 1) p ON true
+    LEFT JOIN LATERAL (SELECT x.unit_code, x.audience, x.subject_hash, x.occurred_at, x.event_id,
+                              x.type <> 'uninstalled' AS adopted
+                       FROM adoption.events x
+                       WHERE x.person = n.person
+                         AND (x.batch_id < later.below OR x.batch_id <> ALL(later.not_folded))
+                       ORDER BY x.occurred_at DESC LIMIT 2) p ON true
     GROUP BY n.person
 ), in_order AS (
     SELECT n.unit_code, n.audience, n.occurred_at, n.adopted,

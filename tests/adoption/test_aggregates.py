@@ -126,22 +126,30 @@ async def test_folding_twice_or_concurrently_counts_each_event_once(adoption, ad
     assert series == [1, 2, 1]
 
 
-async def test_events_at_the_same_instant_are_ordered_by_event_id_in_every_later_fold(adoption, adoption_client, keys):
-    """An uninstall and an install at the same second: the one with the greater event id is the later."""
+@pytest.mark.parametrize(
+    ("install_id", "uninstall_id", "series"),
+    [("t2", "t1", [1, 1]), ("t1", "t2", [0, 1])],
+    ids=["install-later", "uninstall-later"],
+)
+async def test_events_at_the_same_instant_are_ordered_by_event_id_in_every_later_fold(
+    adoption, adoption_client, keys, install_id, uninstall_id, series
+):
+    """An uninstall and an install at the same second: the one with the greater event id is the later,
+    also for the folds that come after (their person's latest state is read back)."""
     await add_unit(adoption, "06652", headcount=10)
     same = "2020-02-18T09:00:00+07:00"
     await post(
         adoption_client,
         keys["app"],
-        event("0912000001", at=same, event_id="t2"),
-        event("0912000001", "uninstalled", at=same, event_id="t1"),
+        event("0912000001", at=same, event_id=install_id),
+        event("0912000001", "uninstalled", at=same, event_id=uninstall_id),
     )
     await fold(adoption)
     await post(adoption_client, keys["app"], event("0912000001", "activated", at="2020-02-19T09:00:00+07:00"))
     await fold(adoption)
 
     assert (await units(adoption, adoption_client, keys["office"]))["06652"]["staff_adopted"] == 1
-    assert await staff_series(adoption, adoption_client, keys["office"], "06652", "2020-02-18", "2020-02-19") == [1, 1]
+    assert await staff_series(adoption, adoption_client, keys["office"], "06652", "2020-02-18", "2020-02-19") == series
 
 
 async def test_two_people_whose_person_keys_collide_are_never_merged(adoption, adoption_client, keys):
