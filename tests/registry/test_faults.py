@@ -6,7 +6,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -18,20 +17,7 @@ from services.api.models import OutboxMessage
 from services.api.worker import OutboxRelay
 from shared import queues
 from tests.builders import auth, create_directive, create_key, create_unit, registration
-from tests.support.proxy import TcpProxy
-
-
-def through(url: str, proxy: TcpProxy) -> str:
-    """``url`` with its host and port replaced by the proxy's."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)
-    userinfo = netloc[0] + "@" if len(netloc) == 2 else ""
-    return urlunsplit(parts._replace(netloc=f"{userinfo}127.0.0.1:{proxy.port}"))
-
-
-def target_of(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 5432
+from tests.support.proxy import TcpProxy, target_of, through
 
 
 @pytest.fixture
