@@ -209,6 +209,17 @@ async def test_roles(adoption, adoption_client, db, keys):
     assert await stored_events(adoption) == 3
 
 
+async def test_unit_codes_in_events_are_read_upper_case(adoption, adoption_client, db, keys):
+    await add_unit(adoption, "HL-01", headcount=4)
+    await create_unit(db, "HL-01")
+    ward = await create_key(db, "ward_app", unit="HL-01")
+    body = {"events": [event("0912000001", unit="hl-01"), event("0912000002", unit="Hl-01")]}
+    response = await adoption_client.post(EVENTS, json=body, headers=auth(ward))
+    assert response.status_code == 202 and response.json()["accepted"] == 2
+    _, units = await figures(adoption, adoption_client, keys["office"])
+    assert {u["unit_code"]: u["staff_adopted"] for u in units}["HL-01"] == 2
+
+
 async def test_one_phone_written_two_ways_is_one_person(adoption, adoption_client, keys):
     body = {
         "events": [

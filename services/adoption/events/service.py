@@ -93,9 +93,8 @@ async def ingest(
             count=count,
             errors=[FieldError("events", "too_long", max_length=max_events)],
         )
-    for event in valid.values():
-        event["unit_code"] = event["unit_code"].upper()
-    if principal.role is Role.ward_app and any(e["unit_code"] != principal.unit_code for e in valid.values()):
+    # Unit codes are compared upper-case (a ward app's own, the directory's).
+    if principal.role is Role.ward_app and any(e["unit_code"].upper() != principal.unit_code for e in valid.values()):
         raise Forbidden("forbidden-events-unit", own=principal.unit_code)
 
     known = await units.codes(pool)
@@ -104,7 +103,7 @@ async def ingest(
     duplicates_in_request = 0
     rows: list[EventRow] = []
     for index, event in valid.items():
-        unit_code, event_id = event["unit_code"], event["event_id"]
+        unit_code, event_id = event["unit_code"].upper(), event["event_id"]
         if unit_code not in known:
             problems.setdefault(index, []).append(FieldError("unit_code", "unit_codes_unknown", codes=unit_code))
         elif (occurred_at := microseconds(event["occurred_at"])) > latest_allowed:
