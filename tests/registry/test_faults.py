@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import select, text, update
@@ -17,7 +16,7 @@ from services.api.models import OutboxMessage
 from services.api.worker import OutboxRelay
 from shared import queues
 from tests.builders import auth, create_directive, create_key, create_unit, registration
-from tests.support.proxy import TcpProxy, target_of, through
+from tests.support.proxy import TcpProxy, database_behind_proxy, target_of, through
 
 
 @pytest.fixture
@@ -33,35 +32,22 @@ async def ward(db, registry_app):
 
 async def test_database_down_answers_503_then_recovers(registry_settings, ward):
     directive, key = ward
-    proxy = await TcpProxy(*target_of(registry_settings.database_url)).start()
-    settings = registry_settings.model_copy(
-        update={"database_url": through(registry_settings.database_url, proxy), "db_connect_timeout_seconds": 1.0}
-    )
-    app = create_app(settings)
-    try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t"
-            ) as client,
-        ):
-            assert (await client.get("/v1/units", headers=auth(key))).status_code == 200
-            await proxy.cut()
-            for path in ("/v1/units", f"/v1/directives/{directive.id}"):
-                down = await client.get(path, headers=auth(key))
-                assert down.status_code == 503
-                assert down.headers["retry-after"]
-                assert down.headers["content-type"] == "application/problem+json"
-                assert "Traceback" not in down.text and "asyncpg" not in down.text
-            posted = await client.post("/v1/registrations", json=registration(directive.id), headers=auth(key))
-            assert posted.status_code == 503
-            ready = await client.get("/readyz")
-            assert ready.status_code == 503 and ready.json()["checks"]["database"] != "ok"
-            await proxy.restore()
-            posted = await client.post("/v1/registrations", json=registration(directive.id), headers=auth(key))
-            assert posted.status_code == 201
-    finally:
-        await proxy.stop()
+    async with database_behind_proxy(create_app, registry_settings) as (client, proxy):
+        assert (await client.get("/v1/units", headers=auth(key))).status_code == 200
+        await proxy.cut()
+        for path in ("/v1/units", f"/v1/directives/{directive.id}"):
+            down = await client.get(path, headers=auth(key))
+            assert down.status_code == 503
+            assert down.headers["retry-after"]
+            assert down.headers["content-type"] == "application/problem+json"
+            assert "Traceback" not in down.text and "asyncpg" not in down.text
+        posted = await client.post("/v1/registrations", json=registration(directive.id), headers=auth(key))
+        assert posted.status_code == 503
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["database"] != "ok"
+        await proxy.restore()
+        posted = await client.post("/v1/registrations", json=registration(directive.id), headers=auth(key))
+        assert posted.status_code == 201
 
 
 async def test_registration_while_redis_is_down_is_kept_and_relayed_once(client, db, registry_settings, ward):

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import httpx
 
 
 class TcpProxy:
@@ -75,3 +79,26 @@ def through(url: str, proxy: TcpProxy) -> str:
 def target_of(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     return parts.hostname or "127.0.0.1", parts.port or 5432
+
+
+@contextlib.asynccontextmanager
+async def database_behind_proxy(
+    create_app: Callable[[Any], Any], settings: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, TcpProxy]]:
+    """The app of ``create_app`` started with its database reached through a proxy the test can cut,
+    and a client that gets every answer, errors included, as the server would give it."""
+    proxy = await TcpProxy(*target_of(settings.database_url)).start()
+    app = create_app(
+        settings.model_copy(
+            update={"database_url": through(settings.database_url, proxy), "db_connect_timeout_seconds": 1.0}
+        )
+    )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+        ):
+            yield client, proxy
+    finally:
+        await proxy.stop()
