@@ -5,8 +5,8 @@ When a writer is free, it takes every request waiting, up to ``max_events`` even
 in one transaction: one batch row (which wakes the folding worker when the transaction commits) and
 one binary COPY. Each COPY statement and each transaction has a fixed cost in PostgreSQL (a COPY
 creates and drops a tuple slot for every row it buffers, up to 1,000), so fewer, larger ones cost less
-an event: in bench/adoption.py the app's PostgreSQL backends went from 11 to 13 µs an event to 9.5 to
-11 (with the COPY stream of copy.py). Under light load a group is one request, stored at once.
+an event: in bench/adoption.py the app's PostgreSQL backends went from 11 to 13 µs an event to 8.5 to
+11.5 (with the COPY stream of copy.py). Under light load a group is one request, stored at once.
 
 New events are the rule and repeats the exception. A known event_id fails the group's COPY; its
 requests are then stored one by one, each skipping the events already known in one statement (the
@@ -107,7 +107,7 @@ async def _store_group(conn: asyncpg.Connection, group: list[tuple[list[EventRow
             return
     for rows, future in group:
         try:
-            stored = await store_request(conn, rows)
+            stored = await _store_request(conn, rows)
         except Exception as exc:
             if not future.done():
                 future.set_exception(exc)
@@ -118,7 +118,7 @@ async def _store_group(conn: asyncpg.Connection, group: list[tuple[list[EventRow
                 future.set_result(stored)
 
 
-async def store_request(conn: asyncpg.Connection, rows: list[EventRow]) -> int:
+async def _store_request(conn: asyncpg.Connection, rows: list[EventRow]) -> int:
     """Store one request's events in a transaction of their own; returns how many were new."""
     try:
         async with conn.transaction():
