@@ -1,26 +1,58 @@
-"""App install/usage events in and out of the API."""
+"""App install/usage events in and out of the API.
+
+An event's rules are written twice, side by side: once for msgspec, which decodes a whole valid batch
+in a third of pydantic's time (1.1 against 2.5 µs an event, measured alone), and once for pydantic,
+which reads a batch holding an invalid event and names every error of each one. A batch is first
+decoded by msgspec; only when that fails does pydantic read it. Both parse times with msgspec's RFC
+3339 parser, so the two accept the same events with the same values (tests/adoption/test_event_decoding.py
+holds them to it).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, with_config
+import msgspec
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, with_config
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
+
+Audience = Literal["staff", "citizen"]
+EventType = Literal["installed", "activated", "uninstalled"]
+EVENT_ID_MAX, SUBJECT_MAX = 100, 200
+
+
+def _rfc3339(value: object) -> datetime:
+    """RFC 3339 text with an offset, as msgspec reads it (digits past the microsecond are rounded, as
+    PostgreSQL does); never a number, nor text pydantic alone would take (a Unix time, no seconds)."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("datetime_type", "must be text")
+    try:
+        moment = msgspec.convert(value, datetime)
+    except msgspec.ValidationError:
+        raise PydanticCustomError("datetime_parsing", "must be an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        raise PydanticCustomError("timezone_aware", "must carry an offset")
+    return moment
 
 
 # Typed dicts, not models: a batch of 1,000 validates in half the time (2.7 -> 1.4 µs an event,
-# measured alone), and the ingest only reads the fields once.
+# measured alone), and only errors are read from them.
 @with_config(ConfigDict(extra="forbid", strict=True))
 class EventIn(TypedDict):
     """One event. ``subject`` identifies a person; it is keyed-hashed on arrival, never stored."""
 
-    # Strict and validated straight from the JSON text: dates only as RFC 3339 strings, never numbers.
-    event_id: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$", examples=["b7c1e2"])]
+    # Strict and validated straight from the JSON text. ("$" is the end of the text in pydantic's
+    # regular expressions; in Python's, "\Z" is.)
+    event_id: Annotated[
+        str, Field(min_length=1, max_length=EVENT_ID_MAX, pattern=r"^[\x21-\x7e]+$", examples=["b7c1e2"])
+    ]
     unit_code: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$", examples=["06652"])]
-    subject: Annotated[str, Field(min_length=1, max_length=200, description="a phone number or account id")]
-    audience: Literal["staff", "citizen"]
-    type: Literal["installed", "activated", "uninstalled"]
-    occurred_at: Annotated[AwareDatetime, Field(examples=["2020-02-20T09:15:00+07:00"])]
+    subject: Annotated[str, Field(min_length=1, max_length=SUBJECT_MAX, description="a phone number or account id")]
+    audience: Audience
+    type: EventType
+    occurred_at: Annotated[AwareDatetime, BeforeValidator(_rfc3339), Field(examples=["2020-02-20T09:15:00+07:00"])]
 
 
 @with_config(ConfigDict(extra="forbid", strict=True))
@@ -28,6 +60,21 @@ class EventBatchIn(TypedDict):
     """At most ``IOC_MAX_EVENTS_PER_REQUEST`` (1,000) events; each is checked on its own."""
 
     events: Annotated[list[EventIn], Field(min_length=1)]
+
+
+class Event(msgspec.Struct, forbid_unknown_fields=True):
+    """One valid event, as the ingest reads it: ``EventIn``'s rules, for msgspec."""
+
+    event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=EVENT_ID_MAX, pattern=r"^[\x21-\x7e]+\Z")]
+    unit_code: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}\Z")]
+    subject: Annotated[str, msgspec.Meta(min_length=1, max_length=SUBJECT_MAX)]
+    audience: Audience
+    type: EventType
+    occurred_at: Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class EventBatch(msgspec.Struct, forbid_unknown_fields=True):
+    events: Annotated[list[Event], msgspec.Meta(min_length=1)]
 
 
 class FieldErrorOut(BaseModel):
