@@ -23,7 +23,8 @@ One run, in this order (details of the event stream in ``bench/adoption_support.
 4. ceiling: the same 1,000,000 rows (same event ids, keyed hashes, units, types, times) COPYed with
    asyncpg's ``copy_records_to_table`` into a table with ``adoption.events``' columns, checks and
    unique key (primary key on ``event_id``), in a scratch schema of the same database, after a
-   CHECKPOINT;
+   CHECKPOINT; three times, once just before step 3 and twice after it, and the median run is the
+   ceiling (one COPY lasts a few seconds, and such a short run moves by 10 % on this machine);
 5. ``GET /v1/adoption/units`` again at 1M events.
 
 The pollers: 16 connections in a closed loop on the same URL (the screens), 2 s of warm-up then 10 s
@@ -411,10 +412,22 @@ class Run:
             await conn.close()
 
     async def ceiling(self, ds: Dataset) -> dict[str, Any]:
+        """One COPY of the dataset's rows. They are built anew each time: a million tuples kept in this
+        process through the ingest would cost it collections, on the cores the service is measured on."""
         from services.adoption.subjects import SubjectHasher
 
         rows = copy_rows(self.world, ds, SubjectHasher(SUBJECT_KEY.encode()), self.args.per_request)
         return await copy_ceiling(self.env.dsn, rows, self.meter)
+
+
+def median_ceiling(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The COPY run of median speed (its figures and CPU), with every run's rows/s in the order run."""
+    median = sorted(runs, key=lambda r: r["rows_per_second"])[len(runs) // 2]
+    return {
+        **median,
+        "runs_rows_per_second": [r["rows_per_second"] for r in runs],
+        "every_run_complete": all(r["rows"] == median["rows"] for r in runs),
+    }
 
 
 def _post_failures(report: dict[str, Any], counts: list[int]) -> int:
@@ -485,7 +498,11 @@ def evaluate(result: dict[str, Any]) -> dict[str, Any]:
             "per unit, daily series, rows, batches, people",
             result["verify"]["large"]["pass"] and result["verify"]["small"]["pass"],
         ),
-        "ceiling_complete": _check(copy["rows"], f"{big['events']} rows", copy["rows"] == big["events"]),
+        "ceiling_complete": _check(
+            copy["rows"],
+            f"{big['events']} rows in each run",
+            copy["rows"] == big["events"] and copy["every_run_complete"],
+        ),
         "gets_ok": _check("yes" if gets_ok else "NO", "all 200 (conditional: 200/304), no errors", gets_ok),
         "logs_clean": _check(
             result["logged_problems"],
@@ -518,6 +535,12 @@ def print_table(result: dict[str, Any], checks: dict[str, Any], args: argparse.N
             verdict("rate_ratio"),
         ),
         ("  elapsed s (first POST -> summary | COPY)", big["elapsed_seconds"], copy["elapsed_seconds"], ""),
+        (
+            "  COPY rows/s: before | after | after (median used)",
+            "",
+            " | ".join(f"{r / 1000:.0f}k" for r in copy["runs_rows_per_second"]),
+            "",
+        ),
         (
             "  of which posting s | fold lag after last POST s",
             big["posting_seconds"],
@@ -634,6 +657,12 @@ def main() -> int:
                 result["ingest_small"] = await run.ingest(small, limit_seconds=60)
                 result["verify_small"] = await run.verify(small)
                 result["gets_small"] = await run.pollers(f"{args.small_events // 1000}k")
+                # The ceiling is measured three times, once before the ingest and twice after, and its
+                # median is the baseline: one COPY of a few seconds moved by 10 % from one run to the
+                # next on this machine (272k-329k rows/s in five in a row), and the machine drifts.
+                log("ceiling: COPY of the same rows, before the ingest ...")
+                ceilings = [await run.ceiling(large)]
+                log(f"  {ceilings[-1]['rows']} rows in {ceilings[-1]['elapsed_seconds']} s")
                 await run.empty()
                 log(f"ingest: {args.events} events in {len(large.order) // args.per_request} POSTs ...")
                 result["ingest"] = await run.ingest(large, limit_seconds=args.timeout, profile=args.profile)
@@ -642,9 +671,11 @@ def main() -> int:
                 if args.profile:
                     result["explain_ms"], result["explain_plans"] = await explain_hot_sql(env.dsn)
                     log(f"  EXPLAIN ANALYZE, ms: {result['explain_ms']}")
-                log("ceiling: COPY of the same rows ...")
-                result["ceiling"] = await run.ceiling(large)
-                log(f"  {result['ceiling']['rows']} rows in {result['ceiling']['elapsed_seconds']} s")
+                log("ceiling: COPY of the same rows, twice after the ingest ...")
+                for _ in range(2):
+                    ceilings.append(await run.ceiling(large))
+                    log(f"  {ceilings[-1]['rows']} rows in {ceilings[-1]['elapsed_seconds']} s")
+                result["ceiling"] = median_ceiling(ceilings)
                 result["gets_large"] = await run.pollers(f"{args.events // 1000}k")
                 result["postgres"] = await postgres_settings(env.dsn)
 
