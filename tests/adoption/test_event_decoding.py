@@ -52,7 +52,6 @@ TIMES = [
     "1582165500",  # a Unix time, as text
     "",
     1582165500,
-    None,
 ]
 TEXTS = {
     "event_id": ["a", "x" * 100, "x" * 101, "", "a b", "a\n", "\na", "é", "~!{}", "\u0000"],
