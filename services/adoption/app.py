@@ -57,7 +57,7 @@ async def metrics(request: Request) -> Response:
 
 # A batch of 1,000 events allocates thousands of short-lived containers, so at CPython's default
 # threshold (700) the collector ran a few times a request, for objects freed moments later: 0.6 µs an
-# event, measured alone (bench/adoption.py: the app is the busiest process of the ingest). Cycles are
+# event, measured alone (then the busiest process of bench/adoption.py's ingest). Cycles are
 # still collected, after 50,000 allocations net of frees instead of 700.
 GC_YOUNG_THRESHOLD = 50_000
 
