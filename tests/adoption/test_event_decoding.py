@@ -11,8 +11,8 @@ import msgspec
 import pytest
 from pydantic import ValidationError
 
-from services.adoption.events.schemas import Event
-from services.adoption.events.service import _BATCH, _FAST_BATCH, parse
+from services.adoption.events.schemas import CHECKED_BATCH, FAST_BATCH, Event
+from services.adoption.events.service import parse
 from shared.problems import AppError
 
 VALID = {
@@ -83,14 +83,14 @@ VARIANTS = {  # a label (the test's id) -> a request body
 
 def decoded_by_msgspec(body: bytes) -> list[Event] | None:
     try:
-        return _FAST_BATCH.decode(body).events
+        return FAST_BATCH.decode(body).events
     except msgspec.DecodeError:
         return None
 
 
 def decoded_by_pydantic(body: bytes) -> list[Event] | None:
     try:
-        return [Event(**e) for e in _BATCH.validate_json(body)["events"]]
+        return [Event(**e) for e in CHECKED_BATCH.validate_json(body)["events"]]
     except ValidationError:
         return None
 

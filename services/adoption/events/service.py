@@ -14,10 +14,10 @@ from datetime import timedelta
 
 import asyncpg
 import msgspec
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from services.adoption.events.copy import EventRow, microseconds
-from services.adoption.events.schemas import Event, EventBatch, EventBatchIn, IngestResult, Rejected
+from services.adoption.events.schemas import CHECKED_BATCH, FAST_BATCH, Event, IngestResult, Rejected
 from services.adoption.events.writer import EventWriter
 from services.adoption.metrics.cache import MetricsCache
 from services.adoption.subjects import SubjectHasher, person_key
@@ -25,8 +25,6 @@ from shared.auth import Principal, Role
 from shared.problems import AppError, FieldError, Forbidden, field_errors_from_pydantic, render_field_errors
 from shared.timeutil import utcnow
 
-_FAST_BATCH = msgspec.json.Decoder(EventBatch)
-_BATCH = TypeAdapter(EventBatchIn)
 # Clocks of phones and servers drift: an event a little in the future is plausible, an hour is not.
 FUTURE_TOLERANCE = timedelta(minutes=10)
 
@@ -54,12 +52,12 @@ class ActiveUnits:
 def parse(body: bytes) -> tuple[int, dict[int, Event], dict[int, list[FieldError]]]:
     """(number of events, valid events by index, errors by index), from the request's JSON text."""
     try:  # the rule, every event valid: msgspec's decoding suffices
-        events = _FAST_BATCH.decode(body).events
+        events = FAST_BATCH.decode(body).events
         return len(events), dict(enumerate(events)), {}
     except msgspec.DecodeError:
         pass
     try:  # pydantic's reading names every error (and is the reference, should the two ever differ)
-        events = _BATCH.validate_json(body)["events"]
+        events = CHECKED_BATCH.validate_json(body)["events"]
         return len(events), {i: Event(**e) for i, e in enumerate(events)}, {}
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
@@ -74,7 +72,7 @@ def parse(body: bytes) -> tuple[int, dict[int, Event], dict[int, list[FieldError
     valid_indices = [i for i in range(len(raw)) if i not in problems]
     events = []
     if valid_indices:  # validated again from JSON text, so that the strict rules stay the JSON ones
-        events = _BATCH.validate_json(json.dumps({"events": [raw[i] for i in valid_indices]}))["events"]
+        events = CHECKED_BATCH.validate_json(json.dumps({"events": [raw[i] for i in valid_indices]}))["events"]
     return len(raw), {i: Event(**e) for i, e in zip(valid_indices, events, strict=True)}, problems
 
 
