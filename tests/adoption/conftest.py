@@ -79,15 +79,16 @@ async def add_unit(
     headcount: int | None = None,
     email: str | None = None,
     phone: str | None = None,
+    active: bool = True,
 ) -> None:
-    """A unit as the registry would announce it."""
+    """A unit as the registry would announce it (``active=False``: retired, as after a merger)."""
     async with app.state.sessions() as session:
         await apply_unit_change(
             session,
             UnitChanged(
                 message_id=uuid.uuid4(),
                 occurred_at=utcnow(),
-                active=True,
+                active=active,
                 staff_headcount=headcount,
                 unit=UnitRef(code=code, name=name or f"Phường {code}", kind=kind, email=email, phone=phone),
             ),

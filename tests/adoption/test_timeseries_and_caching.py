@@ -68,6 +68,30 @@ async def test_days_are_vietnam_days_across_a_month_boundary(adoption, adoption_
     assert city == points
 
 
+async def test_the_city_series_counts_the_units_the_summary_counts(adoption, adoption_client, keys):
+    await add_unit(adoption, "06653", headcount=4)
+    await add_unit(adoption, "22", kind="city")
+    await post(
+        adoption_client,
+        keys["app"],
+        event("0912000001", at="2020-02-18T09:00:00+07:00"),
+        event("0912000002", at="2020-02-19T09:00:00+07:00", unit="06653"),
+        event("0912000003", at="2020-02-19T10:00:00+07:00", unit="22"),
+    )
+    await fold(adoption)
+    query = "from=2020-02-17&to=2020-02-20"
+    # The city's own events (unit 22) are no ward's: the summary leaves them out, and so does the series.
+    assert [p[2] for p in await series(adoption, adoption_client, keys["office"], query)] == [0, 1, 2, 2]
+
+    await add_unit(adoption, "06653", headcount=4, active=False)  # merged into another ward
+    city = await series(adoption, adoption_client, keys["office"], query)
+    assert [p[2] for p in city] == [0, 1, 1, 1]
+    summary = (await adoption_client.get("/v1/adoption/summary", headers=auth(keys["office"]))).json()
+    assert summary["staff_adopted"] == city[-1][2]
+    retired = await series(adoption, adoption_client, keys["office"], f"unit_code=06653&{query}")
+    assert [p[2] for p in retired] == [0, 0, 1, 1]  # its own history stays readable
+
+
 async def test_weeks_run_monday_to_sunday_and_show_the_value_at_their_end(adoption, adoption_client, keys):
     await post(
         adoption_client,

@@ -9,9 +9,12 @@ import asyncpg
 from services.adoption.metrics.schemas import Point, Summary, Timeseries, UnitRow
 from shared.timeutil import utcnow, vietnam_today
 
+# The units the city's figures count: those still active, the city and the province themselves aside.
+CITY_UNITS = "SELECT code FROM adoption.units WHERE active AND kind NOT IN ('city', 'province')"
+
 # One row per unit: its headcount (newest of its own, else the registry's), its measured figures,
 # its newest self-report, and the last week's change.
-UNITS = """
+UNITS = f"""
 SELECT u.code, u.name, u.kind,
        coalesce(h.staff, u.registry_headcount) AS headcount,
        s.adopted AS staff_measured, s.last_event_at AS staff_last,
@@ -28,21 +31,25 @@ LEFT JOIN LATERAL (SELECT * FROM adoption.reports r WHERE r.unit_code = u.code
                    ORDER BY as_of DESC LIMIT 1) r ON true
 LEFT JOIN LATERAL (SELECT sum(delta)::int AS delta FROM adoption.daily d
                    WHERE d.unit_code = u.code AND d.audience = 'staff' AND d.day > $1) w ON true
-WHERE u.active AND u.kind NOT IN ('city', 'province') AND ($2::text IS NULL OR u.kind = $2)
-"""
+WHERE u.code IN ({CITY_UNITS}) AND ($2::text IS NULL OR u.kind = $2)
+"""  # noqa: S608 (a constant subquery)
 
-SERIES = """
+# $1: one unit (its whole history, even once retired), or NULL: the city, the units its summary
+# counts (a retired unit's people left the city's figures with it; counted on, they would count
+# twice once they sign up again under the unit that took its place).
+SERIES = f"""
+WITH units AS (SELECT $1::text AS code WHERE $1 IS NOT NULL UNION ALL {CITY_UNITS} AND $1 IS NULL)
 SELECT audience, day, sum(delta)::int AS delta
 FROM adoption.daily
-WHERE ($1::text IS NULL OR unit_code = $1) AND day <= $3
+WHERE unit_code IN (SELECT code FROM units) AND day <= $3
 GROUP BY audience, day
 HAVING day >= $2
 UNION ALL
 SELECT audience, NULL, sum(delta)::int
 FROM adoption.daily
-WHERE ($1::text IS NULL OR unit_code = $1) AND day < $2
+WHERE unit_code IN (SELECT code FROM units) AND day < $2
 GROUP BY audience
-"""
+"""  # noqa: S608 (a constant subquery)
 
 SORT_KEYS = (
     "staff_rate",
