@@ -1,15 +1,16 @@
 """App install/usage events in and out of the API.
 
-An event's rules are written twice, side by side: once for msgspec, which decodes a whole valid batch
-in a third of pydantic's time (1.0 against 2.5 µs an event, measured alone), and once for pydantic,
-which reads a batch holding an invalid event and names every error of each one. A batch is first
-decoded by msgspec; only when that fails does pydantic read it. Both read times with msgspec's RFC
-3339 parser (``shared.schemas.Instant``), so the two accept the same events with the same values
+An event's rules are written twice, side by side: once for msgspec (``decode_valid_batch``), which
+decodes a whole valid batch in a sixth of pydantic's time, and once for pydantic, which reads a batch
+holding an invalid event and names every error of each one. A batch is first decoded by msgspec;
+only when that fails does pydantic read it. Both read times with msgspec's RFC 3339 parser
+(``shared.schemas.Instant``), so the two accept the same events with the same values
 (tests/adoption/test_event_decoding.py holds them to it).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -21,7 +22,7 @@ from shared.schemas import Instant
 
 Audience = Literal["staff", "citizen"]
 EventType = Literal["installed", "activated", "uninstalled"]
-EVENT_ID_MAX, SUBJECT_MAX = 100, 200
+EVENT_ID_MAX, UNIT_CODE_MAX, SUBJECT_MAX = 100, 32, 200  # UNIT_CODE_MAX: the pattern's {0,31}, plus one
 
 
 # Typed dicts, not models: a batch of 1,000 validates in half the time (2.7 -> 1.4 µs an event,
@@ -50,10 +51,11 @@ class EventBatchIn(TypedDict):
 
 
 class Event(msgspec.Struct, forbid_unknown_fields=True):
-    """One valid event, as the ingest reads it: ``EventIn``'s rules, for msgspec."""
+    """One valid event, as the ingest reads it: ``EventIn``'s rules, for msgspec. The characters of
+    ``event_id`` and ``unit_code`` are checked by ``decode_valid_batch``, for the whole batch at once."""
 
-    event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=EVENT_ID_MAX, pattern=r"^[\x21-\x7e]+\Z")]
-    unit_code: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}\Z")]
+    event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=EVENT_ID_MAX)]
+    unit_code: Annotated[str, msgspec.Meta(min_length=1, max_length=UNIT_CODE_MAX)]
     subject: Annotated[str, msgspec.Meta(min_length=1, max_length=SUBJECT_MAX)]
     audience: Audience
     type: EventType
@@ -64,8 +66,29 @@ class EventBatch(msgspec.Struct, forbid_unknown_fields=True):
     events: Annotated[list[Event], msgspec.Meta(min_length=1)]
 
 
-# The two readings of a request's JSON text: the fast one, and the one that names every error.
-FAST_BATCH = msgspec.json.Decoder(EventBatch)
+_EVENT_BATCH = msgspec.json.Decoder(EventBatch)
+# msgspec checks a ``pattern`` by calling Python's ``re`` on each string: for these two, 1.25 µs an
+# event, four times the rest of the decoding (measured alone). Searched for in the batch's ids and
+# codes joined, a character outside the rules costs one call a batch. (The lengths are msgspec's.)
+_NOT_IN_EVENT_ID = re.compile(r"[^\x21-\x7e]")
+_NOT_IN_UNIT_CODE = re.compile(r"[^A-Za-z0-9-]")
+
+
+def decode_valid_batch(body: bytes) -> list[Event] | None:
+    """The batch's events if the batch and every event in it are valid, else None."""
+    try:
+        events = _EVENT_BATCH.decode(body).events
+    except msgspec.DecodeError:
+        return None
+    if _NOT_IN_EVENT_ID.search("".join([e.event_id for e in events])):
+        return None
+    codes = [e.unit_code for e in events]
+    if _NOT_IN_UNIT_CODE.search("".join(codes)) or "-" in "".join([code[0] for code in codes]):
+        return None  # a code begins with a letter or digit
+    return events
+
+
+# The reading that names every error.
 CHECKED_BATCH = TypeAdapter(EventBatchIn)
 
 
