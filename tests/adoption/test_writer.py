@@ -24,7 +24,7 @@ def rows(*event_ids: str, unit: str = "06652") -> list[EventRow]:
     for n, event_id in enumerate(event_ids):
         subject_hash = HASHER(f"09123456{n:02d}")
         person = person_key(subject_hash, unit, "staff")
-        made.append(EventRow(event_id, unit, person, subject_hash, "staff", "installed", microseconds(AT)))
+        made.append((event_id, unit, person, subject_hash, "staff", "installed", microseconds(AT)))
     return made
 
 
@@ -58,7 +58,7 @@ async def test_every_value_is_stored_as_it_was_given(adoption, pool):
         got = await conn.fetchrow("SELECT * FROM adoption.events")
     assert (got["event_id"], got["unit_code"], got["person"], got["subject_hash"]) == row[:4]
     assert (got["audience"], got["type"], got["occurred_at"]) == ("staff", "installed", AT)
-    assert timestamp(row.occurred_at) == AT
+    assert timestamp(row[6]) == AT
 
 
 async def test_a_group_stops_at_max_events_and_never_splits_a_request(adoption, pool):

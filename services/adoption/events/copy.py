@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import struct
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
 
 # PostgreSQL counts timestamps in microseconds from its own epoch.
 POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -24,16 +23,11 @@ _TRAILER = struct.pack(">h", -1)
 COLUMNS = ("batch_id", "person", "occurred_at", "subject_hash", "audience", "type", "unit_code", "event_id")
 
 
-class EventRow(NamedTuple):
-    """An event as stored, before its batch is known."""
-
-    event_id: str  # printable ASCII (the API's pattern)
-    unit_code: str  # ASCII letters, digits and '-'
-    person: int
-    subject_hash: bytes  # 32 bytes
-    audience: str
-    type: str
-    occurred_at: int  # microseconds since POSTGRES_EPOCH
+# An event as stored, before its batch is known: (event_id, unit_code, person, subject_hash, audience,
+# type, occurred_at). The event id is printable ASCII and the unit code ASCII letters, digits and '-'
+# (the API's patterns); the subject hash 32 bytes; occurred_at in microseconds since POSTGRES_EPOCH.
+# A plain tuple: a NamedTuple's construction costs 0.2 µs an event more, in the app's busiest loop.
+EventRow = tuple[str, str, int, bytes, str, str, int]
 
 
 def microseconds(moment: datetime) -> int:

@@ -116,7 +116,7 @@ async def ingest(
             subject_hash = hasher(event.subject)
             audience = event.audience
             person = person_key(subject_hash, unit_code, audience)
-            rows.append(EventRow(event_id, unit_code, person, subject_hash, audience, event.type, occurred_at))
+            rows.append((event_id, unit_code, person, subject_hash, audience, event.type, occurred_at))
 
     rejected = [Rejected(index=i, errors=render_field_errors(problems[i], english)) for i in sorted(problems)]
     if not rows and not duplicates_in_request:

@@ -128,15 +128,15 @@ async def _store_request(conn: asyncpg.Connection, rows: list[EventRow]) -> int:
         pass
     payload = [
         {
-            "event_id": row.event_id,
-            "unit_code": row.unit_code,
-            "person": row.person,
-            "subject_hash": row.subject_hash.hex(),
-            "audience": row.audience,
-            "type": row.type,
-            "occurred_at": timestamp(row.occurred_at).isoformat(),
+            "event_id": event_id,
+            "unit_code": unit_code,
+            "person": person,
+            "subject_hash": subject_hash.hex(),
+            "audience": audience,
+            "type": type_,
+            "occurred_at": timestamp(occurred_at).isoformat(),
         }
-        for row in rows
+        for event_id, unit_code, person, subject_hash, audience, type_, occurred_at in rows
     ]
     return await conn.fetchval(INSERT_SKIPPING_KNOWN, orjson.dumps(payload).decode())
 
