@@ -96,8 +96,9 @@ class Event(Base):
     __table_args__ = (
         CheckConstraint(f"audience IN {AUDIENCES}", name="audience_known"),
         CheckConstraint(f"type IN {EVENT_TYPES}", name="type_known"),
-        # A person's timeline, read when their adoption is recomputed (person: see subjects.person_key).
-        Index("ix_events_person", "person", "occurred_at"),
+        # A person's timeline, read when their adoption is recomputed (person: see subjects.person_key);
+        # the batch lets the fold pass over events not folded yet on the index's entries (a0004).
+        Index("ix_events_person", "person", "occurred_at", "batch_id"),
     )
 
     event_id: Mapped[str] = mapped_column(String(100), primary_key=True)

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from services.adoption.subjects import person_key
 from services.adoption.worker import build_worker
 from shared.timeutil import utcnow
 from tests.adoption.conftest import add_unit, event, fold, settled
@@ -177,6 +178,31 @@ async def test_two_people_whose_person_keys_collide_are_never_merged(adoption, a
     assert (await units(adoption, adoption_client, keys["office"]))["06652"]["staff_adopted"] == 1
     series = await staff_series(adoption, adoption_client, keys["office"], "06652", "2020-02-18", "2020-02-21")
     assert series == [1, 2, 1, 1]
+
+
+async def test_a_batch_committed_after_a_later_one_was_folded_still_follows_it(adoption, adoption_client, keys):
+    """A batch takes its id when its transaction begins and is folded once committed: a batch can be
+    folded ahead of a lower one. The lower one's events are then folded against it all the same."""
+    await add_unit(adoption, "06652", headcount=10)
+    subject_hash = adoption.state.hasher("0912000001")
+    async with adoption.state.pg.acquire() as slow, slow.transaction():
+        batch = await slow.fetchval("INSERT INTO adoption.batches (events) VALUES (1) RETURNING id")
+        await slow.execute(
+            "INSERT INTO adoption.events (event_id, batch_id, unit_code, person, subject_hash, audience, type,"
+            " occurred_at) VALUES ('late', $1, '06652', $2, $3, 'staff', 'uninstalled', '2020-02-20T09:00:00+07:00')",
+            batch,
+            person_key(subject_hash, "06652", "staff"),
+            subject_hash,
+        )
+        # The install, posted meanwhile, gets a higher batch id and is folded first.
+        await post(adoption_client, keys["app"], event("0912000001", at="2020-02-18T09:00:00+07:00"))
+        await fold(adoption)
+        assert (await units(adoption, adoption_client, keys["office"]))["06652"]["staff_adopted"] == 1
+    await fold(adoption)
+
+    assert (await units(adoption, adoption_client, keys["office"]))["06652"]["staff_adopted"] == 0
+    series = await staff_series(adoption, adoption_client, keys["office"], "06652", "2020-02-17", "2020-02-21")
+    assert series == [0, 1, 1, 0, 0]
 
 
 async def test_the_worker_folds_a_batch_as_soon_as_it_is_committed(adoption, adoption_client, adoption_settings, keys):
