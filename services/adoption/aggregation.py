@@ -37,7 +37,9 @@ WITH pending AS (
     FROM adoption.batches WHERE aggregated_at IS NULL AND id <> ALL($1::bigint[])
 ), later AS (
     -- Every batch below the lowest one not folded is folded. Above it, the batches folded already
-    -- committed before a lower one did: few, mostly none.
+    -- committed before a lower one did: with concurrent writers, one or two now and then (in
+    -- bench/adoption.py, in 38 % of the folds, up to 4,000 events); after a writer stalled, all
+    -- those folded meanwhile, read once by the fold that takes its batch.
     SELECT ids, below,
            (SELECT coalesce(array_agg(id), '{}') FROM adoption.batches
             WHERE id > below AND aggregated_at IS NOT NULL) AS folded_ahead
