@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
 
-from services.adoption.events.copy import EventRow, microseconds, timestamp
+from services.adoption.events.copy import POSTGRES_EPOCH, EventRow, microseconds, timestamp
 from services.adoption.events.writer import EventWriter
 from services.adoption.subjects import SubjectHasher, person_key
 from tests.adoption.conftest import add_unit
@@ -26,6 +27,34 @@ def rows(*event_ids: str, unit: str = "06652") -> list[EventRow]:
         person = person_key(subject_hash, unit, "staff")
         made.append((event_id, unit, person, subject_hash, "staff", "installed", microseconds(AT)))
     return made
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2026-11-20T09:15:00.123456+07:00",
+        "2026-11-20T02:15:00.123456Z",
+        "2026-11-19T22:45:00.123456-03:30",
+        "1969-12-31T23:59:59.999999+14:00",
+        "0001-01-01T00:00:00-00:01",
+        "9999-12-31T00:00:00.999999-23:59",
+    ],
+)
+def test_microseconds_are_those_since_postgresqls_epoch_whatever_the_offset(written):
+    moment = datetime.fromisoformat(written)
+    exact = (moment - POSTGRES_EPOCH) // timedelta(microseconds=1)
+    assert microseconds(moment) == exact
+    assert microseconds(moment.astimezone(UTC)) == exact
+    assert timestamp(exact) == moment
+
+
+def test_microseconds_of_a_zone_with_summer_time():
+    """Only fixed offsets take the wall-time shortcut: across a change of Paris's offset, the zone's own
+    rules count (the shortcut would be an hour off)."""
+    paris = ZoneInfo("Europe/Paris")
+    winter, summer = datetime(2026, 3, 28, 12, tzinfo=paris), datetime(2026, 3, 30, 12, tzinfo=paris)
+    assert microseconds(summer) - microseconds(winter) == (2 * 24 - 1) * 3_600_000_000
+    assert microseconds(summer) == microseconds(summer.astimezone(UTC))
 
 
 async def stored(app) -> tuple[list[str], list[int]]:

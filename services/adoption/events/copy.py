@@ -9,11 +9,10 @@ here is one ``struct`` call: the app's CPU for a batch of 1,000 fell by about 0.
 from __future__ import annotations
 
 import struct
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 # PostgreSQL counts timestamps in microseconds from its own epoch.
 POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-ONE_MICROSECOND = timedelta(microseconds=1)
 
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _HEADER = _SIGNATURE + struct.pack(">ii", 0, 0)  # no flags, no header extension
@@ -30,9 +29,21 @@ COLUMNS = ("batch_id", "person", "occurred_at", "subject_hash", "audience", "typ
 EventRow = tuple[str, str, int, bytes, str, str, int]
 
 
+# PostgreSQL's epoch in each fixed offset met (at most one per minute of offset).
+_EPOCH_IN: dict[timezone, datetime] = {}
+
+
 def microseconds(moment: datetime) -> int:
     """An aware datetime as PostgreSQL stores it."""
-    return (moment - POSTGRES_EPOCH) // ONE_MICROSECOND
+    zone = moment.tzinfo
+    if type(zone) is timezone:  # a fixed offset, as msgspec and pydantic give (one object an offset)
+        # Two datetimes with the very same tzinfo subtract as wall times, without asking either for
+        # its offset: 0.23-0.26 against 0.49 µs an event (measured alone). Right for fixed offsets only.
+        epoch = _EPOCH_IN.get(zone) or _EPOCH_IN.setdefault(zone, POSTGRES_EPOCH.astimezone(zone))
+        delta = moment - epoch
+    else:
+        delta = moment - POSTGRES_EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def timestamp(micros: int) -> datetime:
