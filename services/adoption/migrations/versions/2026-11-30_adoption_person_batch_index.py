@@ -3,11 +3,11 @@
 The fold looks up, for each new event, the latest events of its person folded before. Through
 (person, occurred_at) it read the new events' own rows first, newest as they are, only to drop them
 by their batch. With the batch in the index, the scan passes over them on the index's entries
-(bench/adoption_fold.py: 5.3-6.1 against 6.2-7.4 µs of PostgreSQL CPU an event, three runs each,
-interleaved). An entry is 8 bytes wider; storing an event cost no more within the measure's noise.
+(bench/adoption_fold.py, interleaved runs: less CPU in 7 of 8 pairs, median 5.36 against 5.74 µs of
+PostgreSQL CPU an event). An entry is 8 bytes wider; storing an event cost no more within the noise.
 
-The index is rebuilt inside the migration's transaction: events wait (POSTs do not fail) while it is
-built, about half a second for each million events stored (measured here). Deploy it at a quiet hour.
+The index is rebuilt inside the migration's transaction: storing events waits while it is built,
+about half a second for each million events stored (measured here). Deploy it at a quiet hour.
 
 Revision ID: a0004
 Revises: a0003
