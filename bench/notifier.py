@@ -183,6 +183,7 @@ def worker_env(env: BenchEnv, smtp: Sink, sms: Sink, args: argparse.Namespace, s
         "IOC_RECEIPT_TOKEN": RECEIPT_TOKEN,
         "IOC_SINK_DIR": sink_dir,  # unused (both providers are real), kept out of the repository
         "IOC_WORKER_CONCURRENCY": str(args.concurrency),
+        "IOC_WORKER_METRICS_PORT": "0",
     }
 
 
@@ -236,7 +237,6 @@ async def run_notifier(
     """Enqueue every message (the clock starts at the first), wait until every notification is sent."""
     expected = 2 * len(messages)
     settings = CommonSettings(redis_url=NOTIFIER_REDIS_URL, queue_prefix=env.queue_prefix)
-    queue = queues.queue_name(settings, queues.NOTIFIER)
     pool = await queues.connect(settings)
     conn = await asyncpg.connect(env.dsn)
     slots = asyncio.Semaphore(args.enqueue_concurrency)
@@ -246,7 +246,7 @@ async def run_notifier(
         nonlocal refused
         async with slots:
             job_id = f"{env.queue_prefix}-{i}"
-            if not await queues.enqueue_message(pool, queue=queue, job_name=JOB, message=message, job_id=job_id):
+            if not await queues.enqueue(pool, settings, JOB, message, job_id=job_id):
                 refused += 1
 
     try:

@@ -3,15 +3,32 @@
 A message is self-contained: the notifier never reads the registry's tables, so everything it needs
 to address and word a notification is in the message. Adding an optional field is compatible;
 anything else means a new ``version`` and a consumer that accepts both for a while.
+
+Each message type names its own route: the job that takes it (``service.domain.verb``, the consuming
+service first), the lane of that service's queue it travels in, and the service that sends it (which
+the consumer acknowledges, see ``shared/outbox.py``).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+# The services that exchange messages; each has a queue named after it.
+REGISTRY = "registry"
+NOTIFIER = "notifier"
+ADOPTION = "adoption"
+
+# The notifier's lanes, most urgent first: a backlog in one lane never delays the lanes before it
+# (GOV.UK Notify's priority queues). Confirmations and go-live notices, then what the Office set in
+# motion (directives issued, reminders), then digests and nudges.
+PRIORITY = "priority"
+NORMAL = "normal"
+BULK = "bulk"
+LANES = (PRIORITY, NORMAL, BULK)
 
 
 class Contract(BaseModel):
@@ -46,15 +63,27 @@ class FocalPointRef(Contract):
 
 
 class Message(Contract):
-    """What every message carries: its id (the outbox row's id, also the arq job id) and when it happened."""
+    """What every message carries: its id (the outbox row's id) and when it happened."""
+
+    job: ClassVar[str]  # the job that takes it; the consuming service is its first part
+    sender: ClassVar[str]  # the service whose outbox sends it, and which the consumer acknowledges
+    lane: ClassVar[str | None] = None  # None: the consuming service's only queue
 
     message_id: uuid.UUID
     occurred_at: datetime
     version: Literal[1] = 1
 
+    @classmethod
+    def consumer(cls) -> str:
+        return cls.job.split(".", 1)[0]
+
 
 class FocalPointRegistered(Message):
     """A new version became a unit's active focal point; ``superseded`` is the one it replaced."""
+
+    job = "notifier.focal_point.registered"
+    sender = REGISTRY
+    lane = PRIORITY
 
     type: Literal["registry.focal_point.registered"] = "registry.focal_point.registered"
     directive: DirectiveRef
@@ -66,6 +95,10 @@ class FocalPointRegistered(Message):
 class FocalPointWithdrawn(Message):
     """The Office withdrew a unit's active focal point: the unit counts as missing again."""
 
+    job = "notifier.focal_point.withdrawn"
+    sender = REGISTRY
+    lane = PRIORITY
+
     type: Literal["registry.focal_point.withdrawn"] = "registry.focal_point.withdrawn"
     directive: DirectiveRef
     unit: UnitRef
@@ -76,6 +109,10 @@ class FocalPointWithdrawn(Message):
 class DirectiveIssued(Message):
     """A directive now addresses ``unit``: its official contact is told what to do and by when."""
 
+    job = "notifier.directive.issued"
+    sender = REGISTRY
+    lane = NORMAL
+
     type: Literal["registry.directive.issued"] = "registry.directive.issued"
     directive: DirectiveRef
     unit: UnitRef
@@ -83,6 +120,10 @@ class DirectiveIssued(Message):
 
 class ReminderDue(Message):
     """``unit`` still has no focal point and the reminder ``label`` (e.g. "3d", "08:00") is due."""
+
+    job = "notifier.reminder.due"
+    sender = REGISTRY
+    lane = NORMAL
 
     type: Literal["registry.reminder.due"] = "registry.reminder.due"
     directive: DirectiveRef
@@ -100,6 +141,10 @@ class DigestUnit(Contract):
 class DeadlinePassed(Message):
     """The deadline has passed: the Office gets one list of late and missing units with contacts."""
 
+    job = "notifier.directive.deadline_passed"
+    sender = REGISTRY
+    lane = BULK
+
     type: Literal["registry.directive.deadline_passed"] = "registry.directive.deadline_passed"
     directive: DirectiveRef
     expected: int
@@ -110,6 +155,10 @@ class DeadlinePassed(Message):
 class GoLive(Message):
     """The operations centre starts (``operation_starts_at``): every active focal point is told."""
 
+    job = "notifier.directive.go_live"
+    sender = REGISTRY
+    lane = PRIORITY
+
     type: Literal["registry.directive.go_live"] = "registry.directive.go_live"
     directive: DirectiveRef
     unit: UnitRef
@@ -118,6 +167,9 @@ class GoLive(Message):
 
 class UnitChanged(Message):
     """A unit was created or changed in the registry's directory (services that keep a copy listen)."""
+
+    job = "adoption.unit.changed"
+    sender = REGISTRY
 
     type: Literal["registry.unit.changed"] = "registry.unit.changed"
     unit: UnitRef
@@ -128,6 +180,10 @@ class UnitChanged(Message):
 
 class AdoptionNudge(Message):
     """A unit's staff adoption is below target this week: its official contact is reminded."""
+
+    job = "notifier.adoption.lagging"
+    sender = ADOPTION
+    lane = BULK
 
     type: Literal["adoption.unit.lagging"] = "adoption.unit.lagging"
     unit: UnitRef
@@ -149,6 +205,10 @@ class AdoptionDigestUnit(Contract):
 class AdoptionDigest(Message):
     """The week's adoption for the Office: the units below target first."""
 
+    job = "notifier.adoption.digest"
+    sender = ADOPTION
+    lane = BULK
+
     type: Literal["adoption.weekly_digest"] = "adoption.weekly_digest"
     week: str
     target_rate: float
@@ -158,15 +218,18 @@ class AdoptionDigest(Message):
     lagging: list[AdoptionDigestUnit]
 
 
-# Job names (service.domain.verb) and the message each one takes as its only argument.
+# Every message type by the job that takes it.
 JOB_MESSAGES: dict[str, type[Message]] = {
-    "notifier.focal_point.registered": FocalPointRegistered,
-    "notifier.focal_point.withdrawn": FocalPointWithdrawn,
-    "notifier.directive.issued": DirectiveIssued,
-    "notifier.reminder.due": ReminderDue,
-    "notifier.directive.deadline_passed": DeadlinePassed,
-    "notifier.directive.go_live": GoLive,
-    "notifier.adoption.lagging": AdoptionNudge,
-    "notifier.adoption.digest": AdoptionDigest,
-    "adoption.unit.changed": UnitChanged,
+    m.job: m
+    for m in (
+        FocalPointRegistered,
+        FocalPointWithdrawn,
+        DirectiveIssued,
+        ReminderDue,
+        DeadlinePassed,
+        GoLive,
+        UnitChanged,
+        AdoptionNudge,
+        AdoptionDigest,
+    )
 }

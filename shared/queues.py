@@ -3,42 +3,62 @@
 Everything that enqueues or runs jobs goes through here, so that a later move to another Redis queue
 library touches this module only. Payloads are JSON (never pickle) and validated against the shared
 contracts on both sides.
+
+A worker process (:class:`WorkerProcess`) takes jobs from one or more queues, one arq worker each,
+and outlives Redis: arq's worker exits when its connection breaks, so each one runs under a loop that
+lets its running jobs finish, waits (with backoff) until Redis answers again and starts a fresh
+worker. ``ioc_worker_redis_up`` and ``ioc_worker_redis_reconnects_total`` on the process's metrics
+port show it. What Redis lost meanwhile comes back from PostgreSQL: the outboxes resend what their
+consumers never acknowledged, and the notifier's sweeper resends its stuck notifications.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Callable
-from datetime import timedelta
+import signal
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 import uvloop
-from arq import ArqRedis, create_pool, cron, func
-from arq.connections import RedisSettings
-from arq.worker import Worker
+from arq import ArqRedis, cron, func
+from arq.constants import in_progress_key_prefix, job_key_prefix
+from arq.cron import CronJob
+from arq.worker import Function, Worker
+from prometheus_client import Counter, Gauge, start_http_server
+from pydantic import ValidationError
+from redis.asyncio import ConnectionPool
 
-from shared.contracts import JOB_MESSAGES, Message
+from shared.contracts import ADOPTION, JOB_MESSAGES, LANES, NOTIFIER, REGISTRY, Message
+from shared.loops import Backoff, Tasks, repeat
 from shared.settings import CommonSettings
 
-REGISTRY = "registry"
-NOTIFIER = "notifier"
-ADOPTION = "adoption"
+log = structlog.get_logger("queues")
 
 # arq's default lets an unconsumed job expire after a day; a consumer that is down over a long
-# weekend must still find its work, so jobs relayed from an outbox live for 30 days.
+# weekend must still find its work, so jobs live for 30 days.
 JOB_EXPIRY = timedelta(days=30)
+# How long a stopping (or disconnected) worker lets its running jobs finish before cancelling them.
+JOB_COMPLETION_WAIT_SECONDS = 10
+
+REDIS_UP = Gauge("ioc_worker_redis_up", "1 while the worker's connection to Redis works", ["queue"])
+REDIS_RECONNECTS = Counter("ioc_worker_redis_reconnects_total", "Workers restarted after losing Redis", ["queue"])
+QUEUED = Gauge("ioc_queue_jobs", "Jobs waiting in the queue (sampled)", ["queue"])
 
 
-def queue_name(settings: CommonSettings, service: str) -> str:
-    return f"{settings.queue_prefix}:{service}"
+def queue_name(settings: CommonSettings, service: str, lane: str | None = None) -> str:
+    """``ioc:notifier`` (a service's queue) or ``ioc:notifier:priority`` (one of its lanes)."""
+    return f"{settings.queue_prefix}:{service}" + (f":{lane}" if lane else "")
 
 
-def redis_settings(settings: CommonSettings, *, retries: int = 0) -> RedisSettings:
-    """Connection settings; workers pass ``retries`` so that a restarting Redis does not kill them."""
-    rs = RedisSettings.from_dsn(settings.redis_url)
-    rs.conn_timeout = max(1, int(settings.redis_timeout_seconds))
-    rs.conn_retries = retries
-    return rs
+def message_queue(settings: CommonSettings, message_type: type[Message]) -> str:
+    """The queue a message type travels on: its consumer's, in its lane."""
+    return queue_name(settings, message_type.consumer(), message_type.lane)
 
 
 def serialize(job: dict[str, Any]) -> bytes:
@@ -49,16 +69,68 @@ def deserialize(raw: bytes) -> dict[str, Any]:
     return json.loads(raw)
 
 
+def client(settings: CommonSettings) -> ArqRedis:
+    """A Redis client for enqueueing. It connects on first use and again after a failure, so it may be
+    created while Redis is down; each command fails fast (``redis_timeout_seconds``) meanwhile."""
+    pool = ConnectionPool.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+    )
+    redis = ArqRedis(pool, job_serializer=serialize, job_deserializer=deserialize)
+    redis.auto_close_connection_pool = True  # what Redis.from_pool does: aclose() closes the pool too
+    return redis
+
+
 async def connect(settings: CommonSettings) -> ArqRedis:
-    """A pool for enqueueing (raises if Redis does not answer)."""
-    return await create_pool(redis_settings(settings), job_serializer=serialize, job_deserializer=deserialize, retry=0)
+    """A client that has answered a PING (raises if Redis does not answer)."""
+    redis = client(settings)
+    try:
+        await redis.ping()
+    except BaseException:
+        await redis.aclose()
+        raise
+    return redis
 
 
-async def enqueue_message(redis: ArqRedis, *, queue: str, job_name: str, message: dict[str, Any], job_id: str) -> bool:
-    """Enqueue one job whose only argument is ``message``; False when that job id is already known."""
-    JOB_MESSAGES[job_name].model_validate(message)  # never send what the consumer would refuse
-    job = await redis.enqueue_job(job_name, message, _job_id=job_id, _queue_name=queue, _expires=JOB_EXPIRY)
+async def enqueue(
+    redis: ArqRedis, settings: CommonSettings, job_name: str, payload: dict[str, Any], *, job_id: str
+) -> bool:
+    """Enqueue one job whose only argument is ``payload`` (a message of ``job_name``'s type) on its
+    message type's queue; False when a job with that id is already known."""
+    message_type = JOB_MESSAGES[job_name]
+    message_type.model_validate(payload)  # never send what the consumer would refuse
+    job = await redis.enqueue_job(
+        job_name, payload, _job_id=job_id, _queue_name=message_queue(settings, message_type), _expires=JOB_EXPIRY
+    )
     return job is not None
+
+
+async def enqueue_message(redis: ArqRedis, settings: CommonSettings, message: Message, *, job_id: str) -> bool:
+    return await enqueue(redis, settings, message.job, message.model_dump(mode="json"), job_id=job_id)
+
+
+async def enqueue_job(
+    redis: ArqRedis,
+    queue: str,
+    job_name: str,
+    *args: Any,
+    job_id: str | None = None,
+    at: datetime | None = None,
+) -> bool:
+    """Enqueue a service's own job (not a message between services); False if ``job_id`` is known."""
+    job = await redis.enqueue_job(
+        job_name, *args, _job_id=job_id, _queue_name=queue, _defer_until=at, _expires=JOB_EXPIRY
+    )
+    return job is not None
+
+
+async def jobs_known(redis: ArqRedis, job_ids: Sequence[str]) -> list[bool]:
+    """For each job id, whether Redis still holds it (queued, deferred or running)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.exists(job_key_prefix + job_id, in_progress_key_prefix + job_id)
+        return [bool(count) for count in await pipe.execute()]
 
 
 def parse_message(job_name: str, payload: dict[str, Any]) -> Message:
@@ -66,64 +138,284 @@ def parse_message(job_name: str, payload: dict[str, Any]) -> Message:
     return JOB_MESSAGES[job_name].model_validate(payload)
 
 
-def make_worker(
-    settings: CommonSettings,
-    service: str,
-    *,
-    functions: list[Any] = (),
-    cron_jobs: list[Any] = (),
-    on_startup: Any = None,
-    on_shutdown: Any = None,
-    burst: bool = False,
-    job_timeout: float = 30,
-    max_jobs: int = 20,
-    handle_signals: bool = True,
-    poll_delay: float | None = None,
-) -> Worker:
-    """An arq worker on ``service``'s queue, with JSON payloads and short job timeouts.
+def acknowledge_job_name(sender: str) -> str:
+    return f"{sender}.outbox.acknowledge"
 
-    Short timeouts matter: a SIGKILLed worker's job is retried only after its in-progress key expires
-    (the longest job timeout + 10 s). Long work is split into small jobs instead.
+
+class Acknowledgements:
+    """The consumer's side of the acknowledged outbox: ids of the messages this process has recorded,
+    sent back to each message's sender as one ``{sender}.outbox.acknowledge`` job per flush. An
+    acknowledgement lost with Redis costs a resend, which the consumer recognises and acknowledges
+    again."""
+
+    MAX_PENDING = 100_000  # beyond this (Redis away for long), the oldest are dropped: they come back
+    BATCH = 1000
+
+    def __init__(self, redis: ArqRedis, settings: CommonSettings) -> None:
+        self.redis, self.settings = redis, settings
+        self._pending: dict[str, list[str]] = defaultdict(list)
+
+    def add(self, sender: str, message_id: str) -> None:
+        pending = self._pending[sender]
+        pending.append(message_id)
+        if len(pending) > self.MAX_PENDING:
+            del pending[: len(pending) - self.MAX_PENDING]
+
+    async def flush(self) -> int:
+        """Send what is pending; raises (keeping the rest) when Redis refuses."""
+        sent = 0
+        for sender, pending in self._pending.items():
+            while pending:
+                batch = pending[: self.BATCH]
+                await enqueue_job(self.redis, queue_name(self.settings, sender), acknowledge_job_name(sender), batch)
+                del pending[: len(batch)]
+                sent += len(batch)
+        return sent
+
+    async def run(self, every: float = 0.1) -> None:
+        await repeat(self.flush, name="acknowledgements", pause=every)
+
+
+MessageHandler = Callable[[dict[str, Any], Message], Awaitable[Any]]
+
+
+def consumer_job(job_name: str, handle: MessageHandler) -> Function:
+    """The job that takes ``job_name``'s messages: validate, ``handle(ctx, message)``, acknowledge.
+
+    ``handle`` records the message's effects in the consumer's database and is idempotent (a message
+    may come twice); only once it has returned is the message acknowledged. A message that fails
+    validation can never be handled: it is logged and acknowledged, so that it is not sent again.
     """
-    return Worker(
-        functions=list(functions),
-        cron_jobs=list(cron_jobs),
-        queue_name=queue_name(settings, service),
-        redis_settings=redis_settings(settings, retries=30),
-        on_startup=on_startup,
-        on_shutdown=on_shutdown,
-        burst=burst,
-        job_timeout=job_timeout,
-        max_jobs=max_jobs,
-        handle_signals=handle_signals,
-        job_serializer=serialize,
-        job_deserializer=deserialize,
-        keep_result=3600,
-        health_check_key=f"{queue_name(settings, service)}:health-check",
-        health_check_interval=10,
-        job_completion_wait=10,
-        max_burst_jobs=-1,
-        log_results=False,
-        poll_delay=settings.worker_poll_seconds if poll_delay is None else poll_delay,
-    )
+    message_type = JOB_MESSAGES[job_name]
+
+    async def job(ctx: dict[str, Any], payload: Any) -> Any:
+        try:
+            message = message_type.model_validate(payload)
+        except ValidationError as exc:
+            log.error("message_rejected", job=job_name, errors=exc.errors(include_url=False)[:5])
+            message_id = payload.get("message_id") if isinstance(payload, dict) else None
+            if isinstance(message_id, str):
+                ctx["acks"].add(message_type.sender, message_id)
+            return None
+        result = await handle(ctx, message)
+        ctx["acks"].add(message_type.sender, str(message.message_id))
+        return result
+
+    job.__qualname__ = job.__name__ = job_name.replace(".", "_")
+    return func(job, name=job_name)
 
 
-# Re-exported so that services declare jobs and schedules without importing arq themselves.
+@dataclass
+class Consumer:
+    """One queue a worker process takes jobs from, with its own share of the process's jobs."""
+
+    queue: str
+    functions: Sequence[Function] = ()
+    cron_jobs: Sequence[CronJob] = ()
+    max_jobs: int = 20
+    health_check_key: str | None = field(default=None)
+
+
+Hook = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class WorkerProcess:
+    """A service's worker: its queues' arq workers, the resources they share (``ctx``), and its metrics.
+
+    ``startup(ctx)`` runs once before any job, with ``ctx["redis"]`` (a client) and ``ctx["settings"]``
+    in it; ``shutdown(ctx)`` once after the last job. Neither waits for Redis: jobs start when Redis
+    answers, and whatever else the service runs (relays, folds) works meanwhile.
+    """
+
+    def __init__(
+        self,
+        settings: CommonSettings,
+        service: str,
+        consumers: Sequence[Consumer],
+        *,
+        startup: Hook | None = None,
+        shutdown: Hook | None = None,
+        job_timeout: float = 30,
+        default_metrics_port: int = 0,
+        burst: bool = False,
+        poll_delay: float | None = None,
+    ) -> None:
+        self.settings, self.service, self.consumers = settings, service, list(consumers)
+        self.startup_hook, self.shutdown_hook = startup, shutdown
+        self.job_timeout, self.burst = job_timeout, burst
+        configured = settings.worker_metrics_port
+        self.metrics_port = default_metrics_port if configured is None else configured
+        self.poll_delay = settings.worker_poll_seconds if poll_delay is None else poll_delay
+        self.ctx: dict[str, Any] = {"settings": settings}
+        self.workers: set[Worker] = set()
+        self._stopping = asyncio.Event()
+        self._started = asyncio.Event()
+
+    async def run(self) -> None:
+        """Take jobs until :meth:`stop` (or, in burst mode, until every queue is empty)."""
+        if self.metrics_port:
+            try:
+                start_http_server(self.metrics_port, addr=self.settings.worker_metrics_host)
+            except OSError as exc:  # another worker of this service on the same host has the port
+                log.warning("worker_metrics_unavailable", port=self.metrics_port, error=str(exc))
+        redis = client(self.settings)
+        acks = Acknowledgements(redis, self.settings)
+        self.ctx.update(redis=redis, acks=acks)
+        background = Tasks()
+        try:
+            if self.startup_hook:
+                await self.startup_hook(self.ctx)
+            self._started.set()
+            background.start(repeat(self._sample_queues, name="queue-depth", pause=10), name="queue-depth")
+            background.start(acks.run(), name="acknowledgements")
+            await asyncio.gather(*(self._consume(c) for c in self.consumers))
+        finally:
+            await background.stop()
+            with contextlib.suppress(Exception):  # what cannot be sent now comes back as a resend
+                await acks.flush()
+            if self.shutdown_hook:
+                await self.shutdown_hook(self.ctx)
+            for consumer in self.consumers:
+                with contextlib.suppress(Exception):
+                    await redis.delete(self._health_key(consumer))
+            await redis.aclose()
+
+    async def started(self) -> None:
+        """Returns once ``startup`` has run (for tests that act on the worker's resources)."""
+        await self._started.wait()
+
+    async def stop(self) -> None:
+        """Stop taking jobs, let running ones finish (up to 10 s), then stop."""
+        self._stopping.set()
+        for worker in list(self.workers):
+            await self._retire(worker)
+
+    def _health_key(self, consumer: Consumer) -> str:
+        return consumer.health_check_key or f"{consumer.queue}:health-check"
+
+    def _worker(self, consumer: Consumer) -> Worker:
+        return Worker(
+            functions=list(consumer.functions),
+            cron_jobs=list(consumer.cron_jobs),
+            queue_name=consumer.queue,
+            redis_pool=self.ctx["redis"],
+            ctx=self.ctx,
+            burst=self.burst,
+            job_timeout=self.job_timeout,
+            max_jobs=consumer.max_jobs,
+            handle_signals=False,
+            keep_result=3600,
+            health_check_key=self._health_key(consumer),
+            health_check_interval=10,
+            job_completion_wait=JOB_COMPLETION_WAIT_SECONDS,
+            max_burst_jobs=-1,
+            log_results=False,
+            poll_delay=self.poll_delay,
+            job_serializer=serialize,
+            job_deserializer=deserialize,
+        )
+
+    async def _consume(self, consumer: Consumer) -> None:
+        """Run arq workers on ``consumer.queue`` one after another until stopped: a worker that lost
+        Redis (or failed in any other way) is replaced once Redis answers again."""
+        backoff = Backoff(first=1.0, longest=30.0)
+        while not self._stopping.is_set():
+            worker = self._worker(consumer)
+            self.workers.add(worker)
+            REDIS_UP.labels(consumer.queue).set(1)
+            try:
+                await worker.async_run()
+                return  # burst mode: the queue is empty
+            except asyncio.CancelledError:
+                if self._stopping.is_set():
+                    return
+                raise
+            except Exception as exc:
+                REDIS_UP.labels(consumer.queue).set(0)
+                log.warning("worker_lost_redis", queue=consumer.queue, error=type(exc).__name__, detail=str(exc)[:200])
+                await self._retire(worker)
+            finally:
+                self.workers.discard(worker)
+            await self._wait_for_redis(consumer, backoff)
+
+    async def _retire(self, worker: Worker) -> None:
+        """Let ``worker``'s running jobs finish (up to the completion wait), then cancel the rest."""
+        worker.allow_pick_jobs = False
+        running = [t for t in worker.tasks.values() if not t.done()]
+        if running:
+            await asyncio.wait(running, timeout=JOB_COMPLETION_WAIT_SECONDS)
+        for task in worker.tasks.values():
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled() and task.exception() is not None:
+                # a job that finished while Redis was away could not record its end: arq runs it again
+                log.info("job_end_unrecorded", queue=worker.queue_name, error=type(task.exception()).__name__)
+        # A cancellation that lands inside a Redis command can be swallowed by the client: repeat it.
+        while worker.main_task is not None and not worker.main_task.done():
+            worker.main_task.cancel()
+            await asyncio.wait([worker.main_task], timeout=1)
+
+    async def _wait_for_redis(self, consumer: Consumer, backoff: Backoff) -> None:
+        delay = backoff.next()
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stopping.wait()
+            try:
+                await self.ctx["redis"].ping()
+            except Exception as exc:
+                delay = backoff.next()
+                log.warning("redis_unavailable", queue=consumer.queue, error=type(exc).__name__, retry_in=delay)
+                continue
+            backoff.reset()
+            REDIS_RECONNECTS.labels(consumer.queue).inc()
+            log.info("worker_reconnected", queue=consumer.queue)
+            return
+
+    async def _sample_queues(self) -> None:
+        async with self.ctx["redis"].pipeline(transaction=False) as pipe:
+            for consumer in self.consumers:
+                pipe.zcard(consumer.queue)
+            counts = await pipe.execute()
+        for consumer, count in zip(self.consumers, counts, strict=True):
+            QUEUED.labels(consumer.queue).set(count)
+
+
+def run(build: Callable[[], WorkerProcess]) -> None:
+    """Run a worker process until SIGTERM/SIGINT, on uvloop (the loop uvicorn runs the HTTP apps on)."""
+
+    async def main() -> None:
+        process = build()
+        loop = asyncio.get_running_loop()
+        stopping: list[asyncio.Task[None]] = []
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: stopping.append(asyncio.ensure_future(process.stop())))
+        await process.run()
+
+    uvloop.install()
+    asyncio.run(main())
+
+
 __all__ = [
+    "ADOPTION",
+    "LANES",
+    "Acknowledgements",
+    "NOTIFIER",
+    "REGISTRY",
     "ArqRedis",
+    "Consumer",
+    "WorkerProcess",
+    "client",
     "connect",
+    "consumer_job",
     "cron",
+    "enqueue",
+    "enqueue_job",
     "enqueue_message",
     "func",
-    "make_worker",
+    "jobs_known",
+    "message_queue",
     "parse_message",
     "queue_name",
     "run",
 ]
-
-
-def run(build: Callable[[], Worker]) -> None:
-    """Build and run a worker until SIGTERM/SIGINT, on uvloop (the loop uvicorn runs the HTTP apps on).
-    The worker binds its event loop when it is built, so uvloop goes in first."""
-    uvloop.install()
-    build().run()

@@ -35,3 +35,16 @@ class CommonSettings(BaseSettings):
     # caps a busy worker's rate (concurrency / poll interval): 0.5 s (arq's default) capped the
     # notifier at 100 jobs a second.
     worker_poll_seconds: float = 0.05
+    # Each worker process serves Prometheus metrics on this port (0: none; unset: the service's own
+    # default, 9100 registry, 9101 adoption, 9102 notifier) and address.
+    worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
+
+    # The outboxes (registry, adoption): how often the relay looks for new rows, how many it takes at
+    # a time, and how long a relayed message may go unacknowledged by its consumer before the relay
+    # checks whether Redis still holds it and, if not, sends it again.
+    outbox_poll_seconds: float = 0.2
+    outbox_batch_size: int = 500
+    outbox_ack_timeout_seconds: float = 60.0
+    # Acknowledged rows are deleted after this many days (the audit trail is the domain's own tables).
+    outbox_retention_days: int = 30

@@ -60,6 +60,7 @@ async def registry_settings(registry_database: str, queue_prefix: str, redis_url
         log_json=False,
         log_level="WARNING",
         outbox_poll_seconds=0.05,
+        worker_metrics_port=0,
     )
 
 

@@ -24,8 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.contracts import ADOPTION
 from shared.db import make_base
 from shared.idempotency import idempotency_table
+from shared.outbox import Outbox, OutboxColumns
 
 Base = make_base("adoption")
 
@@ -143,7 +145,8 @@ class State(Base):
 
 
 class WeeklyNotice(Base):
-    """That a week's nudges and digest were sent (so that they go once per week)."""
+    """That a week's nudges and digest were decided (so that they go once per week); written in the
+    same transaction as their outbox rows."""
 
     __tablename__ = "weekly_notices"
 
@@ -152,4 +155,10 @@ class WeeklyNotice(Base):
     units_nudged: Mapped[int] = mapped_column(Integer)
 
 
+class OutboxMessage(OutboxColumns, Base):
+    """A message for the notifier (weekly nudges and digest), written with the decision that causes it
+    (``shared/outbox.py``)."""
+
+
+outbox = Outbox(OutboxMessage, sender=ADOPTION)
 idempotency_keys = idempotency_table(Base.metadata)

@@ -1,6 +1,6 @@
 """Every week, units below the target staff rate get a nudge and the Office a digest, through the
-notifier's queue. Decided once a week (a row per ISO week), each job with a deterministic id, so an
-hourly check that runs twice, or on two workers, sends each once."""
+outbox to the notifier. Decided once a week: the week's row and its messages commit together, so an
+hourly check that runs twice, or on two workers, decides the week once."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ import uuid
 from datetime import datetime, timedelta
 
 import structlog
-from arq import ArqRedis
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adoption.metrics.service import sort_rows, summary_of, unit_rows
-from services.adoption.models import Unit, WeeklyNotice
+from services.adoption.models import Unit, WeeklyNotice, outbox
 from services.adoption.settings import AdoptionSettings
-from shared import queues
 from shared.contracts import AdoptionDigest, AdoptionDigestUnit, AdoptionNudge, UnitRef
 from shared.timeutil import VIETNAM, to_vietnam, utcnow
 
@@ -34,12 +32,12 @@ def week_of(moment: datetime) -> tuple[str, datetime]:
 async def send_weekly(
     sessions: async_sessionmaker[AsyncSession],
     pg,
-    redis: ArqRedis,
     settings: AdoptionSettings,
     *,
     now: datetime | None = None,
 ) -> int:
-    """Nudge this week's lagging units and send the digest, if due and not done; returns jobs enqueued."""
+    """Nudge this week's lagging units and send the digest, if due and not decided yet; returns the
+    messages written to the outbox."""
     now = now or utcnow()
     week, monday = week_of(now)
     due = monday + timedelta(days=settings.weekly_nudge_weekday - 1, hours=settings.weekly_nudge_hour)
@@ -53,14 +51,13 @@ async def send_weekly(
         rows = await unit_rows(conn, target=settings.target_staff_rate)
     lagging = sort_rows([r for r in rows if r.at_target is False], "staff_rate", descending=False)
     summary = summary_of(rows, target=settings.target_staff_rate, as_of=now)
-    queue = queues.queue_name(settings, queues.NOTIFIER)
 
     def ref(code: str) -> UnitRef:
         unit = contacts[code]
         return UnitRef(code=unit.code, name=unit.name, kind=unit.kind, email=unit.email, phone=unit.phone)
 
-    for row in lagging:
-        nudge = AdoptionNudge(
+    nudges = [
+        AdoptionNudge(
             message_id=uuid.uuid5(uuid.NAMESPACE_URL, f"adoption-nudge:{row.unit_code}:{week}"),
             occurred_at=now,
             unit=ref(row.unit_code),
@@ -70,13 +67,8 @@ async def send_weekly(
             staff_rate=row.staff_rate or 0.0,
             target_rate=settings.target_staff_rate,
         )
-        await queues.enqueue_message(
-            redis,
-            queue=queue,
-            job_name="notifier.adoption.lagging",
-            message=nudge.model_dump(mode="json"),
-            job_id=f"adoption-nudge:{row.unit_code}:{week}",
-        )
+        for row in lagging
+    ]
     digest = AdoptionDigest(
         message_id=uuid.uuid5(uuid.NAMESPACE_URL, f"adoption-digest:{week}"),
         occurred_at=now,
@@ -96,17 +88,18 @@ async def send_weekly(
             for r in lagging
         ],
     )
-    await queues.enqueue_message(
-        redis,
-        queue=queue,
-        job_name="notifier.adoption.digest",
-        message=digest.model_dump(mode="json"),
-        job_id=f"adoption-digest:{week}",
-    )
     async with sessions() as session:
-        await session.execute(
-            pg_insert(WeeklyNotice).values(week=week, units_nudged=len(lagging)).on_conflict_do_nothing()
+        decided = await session.execute(
+            pg_insert(WeeklyNotice)
+            .values(week=week, units_nudged=len(lagging))
+            .on_conflict_do_nothing()
+            .returning(WeeklyNotice.week)
         )
+        if decided.first() is None:  # another worker decided this week first
+            await session.rollback()
+            return 0
+        for message in (*nudges, digest):
+            outbox.add(session, message)
         await session.commit()
     log.info("weekly_adoption_notices", week=week, lagging=len(lagging))
-    return len(lagging) + 1
+    return len(nudges) + 1

@@ -24,8 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.contracts import REGISTRY
 from shared.db import make_base
 from shared.idempotency import idempotency_table
+from shared.outbox import Outbox, OutboxColumns
 
 Base = make_base("registry")
 
@@ -151,22 +153,11 @@ class ScheduledNotice(Base):
     skipped: Mapped[str | None] = mapped_column(Text, doc="why nothing was sent (too late, ...)")
 
 
-class OutboxMessage(Base):
-    """A job for another service, written in the same transaction as the change that causes it.
-    The relay enqueues it with ``_job_id`` = ``id`` and stamps ``relayed_at``."""
-
-    __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "created_at", postgresql_where=text("relayed_at IS NULL")),)
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    queue: Mapped[str] = mapped_column(String(64), doc="service whose queue takes it (notifier, adoption)")
-    job_name: Mapped[str] = mapped_column(String(128))
-    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    ref: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    relayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    last_error: Mapped[str | None] = mapped_column(Text)
+class OutboxMessage(OutboxColumns, Base):
+    """A message for another service, written in the same transaction as the change that causes it
+    (``shared/outbox.py``). A registration's row carries ids only (``ref``), from the database
+    function; the relay composes its message."""
 
 
+outbox = Outbox(OutboxMessage, sender=REGISTRY)
 idempotency_keys = idempotency_table(Base.metadata)

@@ -22,13 +22,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.api import outbox
 from services.api.messages import directive_ref, focal_point_ref, unit_ref
-from services.api.models import Directive, ScheduledNotice
+from services.api.models import Directive, ScheduledNotice, outbox
 from services.api.registrations.service import addressed_units
 from services.api.settings import RegistrySettings
-from shared import queues
-from shared.contracts import DeadlinePassed, DigestUnit, GoLive, ReminderDue
+from shared.contracts import DeadlinePassed, DigestUnit, GoLive, Message, ReminderDue
 from shared.timeutil import VIETNAM, to_vietnam, utcnow
 
 log = structlog.get_logger("registry.notices")
@@ -120,8 +118,8 @@ async def _decide(
     if claimed.first() is None:  # another worker decided it first
         await session.rollback()
         return 0
-    for job_name, message in messages:
-        outbox.add_message(session, queue=queues.NOTIFIER, job_name=job_name, message=message)
+    for message in messages:
+        outbox.add(session, message)
     await session.commit()
     log.info(
         "notice_decided",
@@ -134,38 +132,30 @@ async def _decide(
     return len(messages)
 
 
-async def _messages(
-    session: AsyncSession, directive: Directive, notice: PlannedNotice, now: datetime
-) -> list[tuple[str, object]]:
+async def _messages(session: AsyncSession, directive: Directive, notice: PlannedNotice, now: datetime) -> list[Message]:
     rows = await addressed_units(session, directive.id)
     ref = directive_ref(directive)
     if notice.kind == "reminder":
         return [
-            (
-                "notifier.reminder.due",
-                ReminderDue(
-                    message_id=uuid.uuid4(),
-                    occurred_at=now,
-                    directive=ref,
-                    unit=unit_ref(unit),
-                    label=notice.label,
-                    due_at=notice.due_at,
-                ),
+            ReminderDue(
+                message_id=uuid.uuid4(),
+                occurred_at=now,
+                directive=ref,
+                unit=unit_ref(unit),
+                label=notice.label,
+                due_at=notice.due_at,
             )
             for unit, fp in rows
             if fp is None
         ]
     if notice.kind == "go_live":
         return [
-            (
-                "notifier.directive.go_live",
-                GoLive(
-                    message_id=uuid.uuid4(),
-                    occurred_at=now,
-                    directive=ref,
-                    unit=unit_ref(unit),
-                    focal_point=focal_point_ref(fp, directive),
-                ),
+            GoLive(
+                message_id=uuid.uuid4(),
+                occurred_at=now,
+                directive=ref,
+                unit=unit_ref(unit),
+                focal_point=focal_point_ref(fp, directive),
             )
             for unit, fp in rows
             if fp is not None
@@ -181,15 +171,12 @@ async def _messages(
     ]
     on_time = sum(1 for _, fp in rows if fp is not None and fp.standing_since < directive.deadline)
     return [
-        (
-            "notifier.directive.deadline_passed",
-            DeadlinePassed(
-                message_id=uuid.uuid4(),
-                occurred_at=now,
-                directive=ref,
-                expected=len(rows),
-                on_time=on_time,
-                units=units,
-            ),
+        DeadlinePassed(
+            message_id=uuid.uuid4(),
+            occurred_at=now,
+            directive=ref,
+            expected=len(rows),
+            on_time=on_time,
+            units=units,
         )
     ]

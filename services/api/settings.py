@@ -20,9 +20,6 @@ class RegistrySettings(CommonSettings):
     rate_limit_app_backend: int = 6000
 
     idempotency_retention_hours: int = 48
-    # How often the relay looks for outbox rows (an indexed query; see migration 0005 for why not NOTIFY).
-    outbox_poll_seconds: float = 0.2
-    outbox_batch_size: int = 500
 
     # Reminders to units still without a focal point: "3d" = 3 days before the deadline, "12h" =
     # 12 hours before, "08:00" = that time (Vietnam) on the last day before the deadline.

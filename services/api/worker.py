@@ -1,76 +1,30 @@
-"""The registry's worker: relays the outbox to the other services' queues and keeps tables tidy.
+"""The registry's worker: relays the outbox to the other services' queues and records their
+acknowledgements, decides the scheduled notices, and keeps tables tidy.
 
-Run with ``python -m services.api.worker``. The relay looks at the outbox every ``outbox_poll_seconds``
-(0.2 s), so a registration reaches the notifier's queue within a fraction of a second. It does not
-wait for a NOTIFY: one in each registration's transaction made registrations commit one at a time
-(migration 0005).
+Run with ``python -m services.api.worker``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import timedelta
 from typing import Any
 
 import structlog
 
-from services.api import notices, outbox
-from services.api.models import idempotency_keys
+from services.api import notices
+from services.api.models import idempotency_keys, outbox
 from services.api.registrations.service import compose_registered
 from services.api.settings import RegistrySettings, get_settings
 from shared import queues
+from shared.contracts import REGISTRY, FocalPointRegistered
 from shared.db import create_engine, session_factory
 from shared.idempotency import purge_idempotency_keys
 from shared.logs import configure_logging
+from shared.loops import Tasks
+from shared.outbox import Relay
 
 log = structlog.get_logger("registry.worker")
-
-
-class OutboxRelay:
-    """Drains the outbox on a short timer."""
-
-    def __init__(self, settings: RegistrySettings, sessions: Any, redis: queues.ArqRedis) -> None:
-        self.settings, self.sessions, self.redis = settings, sessions, redis
-        self._tasks: list[asyncio.Task[None]] = []
-
-    def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._drain_forever())]
-
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def drain(self) -> int:
-        """Relay until the outbox is empty or Redis refuses; returns how many rows went out."""
-        total = 0
-        while True:
-            moved = await outbox.relay_pending(
-                self.sessions,
-                self.redis,
-                queue_name=lambda s: queues.queue_name(self.settings, s),
-                composers={"notifier.focal_point.registered": compose_registered},
-                batch_size=self.settings.outbox_batch_size,
-                redis_timeout=self.settings.redis_timeout_seconds + 1,
-            )
-            total += moved
-            if moved < self.settings.outbox_batch_size:
-                return total
-
-    async def _drain_forever(self) -> None:
-        backoff = 1.0
-        while True:
-            try:
-                await self.drain()
-                backoff = 1.0
-            except Exception as exc:  # database away: try again later, nothing is lost
-                log.warning("outbox_drain_failed", error=type(exc).__name__, retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-            await asyncio.sleep(self.settings.outbox_poll_seconds)
+METRICS_PORT = 9100
 
 
 async def schedule_notices(ctx: dict[str, Any]) -> int:
@@ -86,26 +40,31 @@ async def purge_idempotency(ctx: dict[str, Any]) -> int:
     )
 
 
-def build_worker(settings: RegistrySettings | None = None, **options: Any) -> Any:
+def relay(settings: RegistrySettings, sessions: Any, redis: queues.ArqRedis) -> Relay:
+    """The registry's outbox relay (a registration's row is composed into its message when relayed)."""
+    return Relay(outbox, sessions, redis, settings, composers={FocalPointRegistered.job: compose_registered})
+
+
+def build_worker(settings: RegistrySettings | None = None, **options: Any) -> queues.WorkerProcess:
     settings = settings or get_settings()
 
     async def startup(ctx: dict[str, Any]) -> None:
-        ctx["settings"] = settings
         ctx["engine"] = create_engine(settings, pool_size=4, max_overflow=2)
         ctx["sessions"] = session_factory(ctx["engine"])
-        ctx["relay"] = OutboxRelay(settings, ctx["sessions"], ctx["redis"])
-        ctx["relay"].start()
-        log.info("registry_worker_started", queue=queues.queue_name(settings, queues.REGISTRY))
+        ctx["relay"] = relay(settings, ctx["sessions"], ctx["redis"])
+        ctx["tasks"] = Tasks()
+        ctx["tasks"].start(ctx["relay"].run(), name="outbox-relay")
+        log.info("registry_worker_started", queue=queues.queue_name(settings, REGISTRY))
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        if "relay" in ctx:
-            await ctx["relay"].stop()
+        if "tasks" in ctx:
+            await ctx["tasks"].stop()
         if "engine" in ctx:
             await ctx["engine"].dispose()
 
-    return queues.make_worker(
-        settings,
-        queues.REGISTRY,
+    consumer = queues.Consumer(
+        queues.queue_name(settings, REGISTRY),
+        functions=[outbox.acknowledge_job()],
         cron_jobs=[
             queues.cron(
                 schedule_notices,
@@ -123,9 +82,16 @@ def build_worker(settings: RegistrySettings | None = None, **options: Any) -> An
                 unique=True,
                 run_at_startup=False,
             ),
+            outbox.purge_job(),
         ],
-        on_startup=startup,
-        on_shutdown=shutdown,
+    )
+    return queues.WorkerProcess(
+        settings,
+        REGISTRY,
+        [consumer],
+        startup=startup,
+        shutdown=shutdown,
+        default_metrics_port=METRICS_PORT,
         **options,
     )
 

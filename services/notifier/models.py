@@ -10,6 +10,7 @@ from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, Sm
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from shared.contracts import LANES
 from shared.db import make_base
 from shared.idempotency import idempotency_table
 
@@ -27,6 +28,7 @@ class Notification(Base):
     __table_args__ = (
         CheckConstraint(f"status IN {STATUSES}", name="status_known"),
         CheckConstraint("channel IN ('email', 'sms')", name="channel_known"),
+        CheckConstraint(f"lane IN {LANES}", name="lane_known"),
         Index(
             "ix_notifications_pending",
             "next_attempt_at",
@@ -51,6 +53,7 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text)
     sms_encoding: Mapped[str | None] = mapped_column(String(8))
     sms_segments: Mapped[int | None] = mapped_column(SmallInteger)
+    lane: Mapped[str] = mapped_column(String(8), server_default=text("'normal'"), doc="the queue lane it is sent in")
     urgent: Mapped[bool] = mapped_column(server_default=text("false"), doc="may be sent in quiet hours")
     status: Mapped[str] = mapped_column(String(20), server_default=text("'created'"))
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))

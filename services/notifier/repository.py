@@ -29,6 +29,7 @@ COLUMNS = (
     "sms_encoding",
     "sms_segments",
     "status",
+    "lane",
 )
 CLAIMED = "id, channel, recipient, recipient_name, subject, body, attempts, pinned_provider, status"
 
@@ -39,12 +40,13 @@ CREATE = f"""
 WITH inserted AS (
     INSERT INTO notify.notifications (id, dedupe_key, message_id, reason, channel, recipient, recipient_name,
                                       unit_code, directive_id, subject, body, sms_encoding, sms_segments, status,
-                                      attempts)
+                                      lane, attempts)
     SELECT *, CASE WHEN status = 'sending' THEN 1 ELSE 0 END
     FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
-                $8::text[], $9::uuid[], $10::text[], $11::text[], $12::text[], $13::smallint[], $14::text[])
+                $8::text[], $9::uuid[], $10::text[], $11::text[], $12::text[], $13::smallint[], $14::text[],
+                $15::text[])
          AS r(id, dedupe_key, message_id, reason, channel, recipient, recipient_name, unit_code, directive_id,
-              subject, body, sms_encoding, sms_segments, status)
+              subject, body, sms_encoding, sms_segments, status, lane)
     ON CONFLICT (dedupe_key) DO NOTHING
     RETURNING {CLAIMED}
 )
@@ -90,7 +92,7 @@ RETURNING attempts
 """
 
 STUCK = """
-SELECT id FROM notify.notifications
+SELECT id, lane FROM notify.notifications
 WHERE (status IN ('created', 'temporary_failure') AND next_attempt_at < now() - make_interval(secs => $1::float8))
    OR (status = 'sending' AND updated_at < now() - make_interval(secs => $1::float8))
 ORDER BY next_attempt_at
@@ -130,5 +132,6 @@ async def defer_sms(pool: asyncpg.Pool, notification_id: uuid.UUID, until: datet
     return await pool.fetchval(DEFER_SMS, notification_id, until)
 
 
-async def stuck(pool: asyncpg.Pool, *, stuck_after: float, limit: int) -> list[uuid.UUID]:
-    return [r["id"] for r in await pool.fetch(STUCK, stuck_after, limit)]
+async def stuck(pool: asyncpg.Pool, *, stuck_after: float, limit: int) -> list[tuple[uuid.UUID, str]]:
+    """(id, lane) of rows a worker should have sent by now."""
+    return [(r["id"], r["lane"]) for r in await pool.fetch(STUCK, stuck_after, limit)]

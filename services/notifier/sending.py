@@ -61,15 +61,19 @@ def backoff(settings: NotifierSettings, attempts: int, hint: float | None = None
 
 
 class Sender:
+    """Sends one lane's notifications, with resources of its own (database pool, HTTP client, SMTP
+    connections), so that a backlog in one lane never waits on another lane's."""
+
     def __init__(
         self,
         settings: NotifierSettings,
+        lane: str,
         pg: asyncpg.Pool,
         providers: dict[str, Provider],
         limiter: ProviderRateLimiter,
         schedule: Schedule,
     ) -> None:
-        self.settings, self.pg, self.providers = settings, pg, providers
+        self.settings, self.lane, self.pg, self.providers = settings, lane, pg, providers
         self.limiter, self.schedule = limiter, schedule
 
     def materialise(self, message_id: uuid.UUID, draft: Draft) -> dict[str, object]:
@@ -85,6 +89,7 @@ class Sender:
             "recipient_name": draft.recipient_name,
             "unit_code": draft.unit_code,
             "directive_id": draft.directive_id,
+            "lane": self.lane,
         }
         if draft.channel == "sms":
             body, encoding, segments = render_sms(
@@ -136,7 +141,7 @@ class Sender:
     async def _deliver(self, claimed) -> str | None:
         """Hand a claimed row to its provider and record the outcome."""
         provider = self.providers[claimed["channel"]]
-        taken, wait = await self.limiter.reserve(provider.name, provider.per_second, MAX_RATE_WAIT_SECONDS)
+        taken, wait = await self.limiter.reserve(provider.name, provider.per_second, MAX_RATE_WAIT_SECONDS, self.lane)
         if not taken:  # the provider is saturated for a while: hand the row back and come back later
             return await self._release(claimed, utcnow() + timedelta(seconds=wait))
         await asyncio.sleep(wait)
@@ -230,6 +235,6 @@ class Sender:
             )
         return status
 
-    async def stuck(self, limit: int = 1000) -> list[uuid.UUID]:
+    async def stuck(self, limit: int = 1000) -> list[tuple[uuid.UUID, str]]:
         """Rows a worker should have sent by now: their job was lost, or their worker died mid-send."""
         return await repository.stuck(self.pg, stuck_after=self.settings.stuck_after_seconds, limit=limit)

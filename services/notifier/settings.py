@@ -66,9 +66,11 @@ class NotifierSettings(CommonSettings):
     stuck_after_seconds: float = 120.0
     sweep_every_seconds: int = 30  # a divisor of 60
     send_timeout_seconds: float = 20.0
-    # Jobs in flight in one worker: most of a job's time is waiting on a provider or the database
-    # (20 pooled connections, held a statement at a time), so many overlap.
+    # Jobs in flight in each lane of a worker (priority, normal, bulk): most of a job's time is waiting
+    # on a provider or the database (a statement at a time), so many overlap. Each lane has a database
+    # pool of its own, so that a backlog in one lane never queues another lane's statements.
     worker_concurrency: int = 100
+    lane_db_pool_size: int = 10
 
     @field_validator("smtp_username", "smtp_password", "templates_dir", mode="before")
     @classmethod

@@ -1,9 +1,12 @@
-"""The notifier's worker: turns the registry's messages into notifications and sends them.
+"""The notifier's worker: turns the other services' messages into notifications and sends them.
 
-Run with ``python -m services.notifier.worker``. One job per message (``notifier.focal_point.registered``
-and the others of ``shared.contracts.JOB_MESSAGES``) creates its notifications and sends them at once;
-retries and quiet-hour deferrals are ``notifier.notification.send`` jobs; a sweeper re-sends what a
-lost job or a killed worker left behind.
+Run with ``python -m services.notifier.worker``. Messages arrive in three lanes (``ioc:notifier:priority``,
+``…:normal``, ``…:bulk``; see ``shared/contracts.py``), each taken by an arq worker of its own with
+its own database pool, HTTP client and SMTP connections, so a backlog of nudges never delays a
+confirmation. A message's job creates its notifications and sends them at once, then acknowledges
+the message to its sender; retries and quiet-hour deferrals are ``notifier.notification.send`` jobs in
+the notification's lane; a sweeper on the service's own queue (``ioc:notifier``) resends what a lost
+job or a killed worker left behind.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from typing import Any
 
 import httpx
 import structlog
-from pydantic import ValidationError
 
 from services.notifier.planning import plan
 from services.notifier.providers import build_providers
@@ -22,105 +24,110 @@ from services.notifier.ratelimit import ProviderRateLimiter
 from services.notifier.sending import MAX_RATE_WAIT_SECONDS, Sender
 from services.notifier.settings import NotifierSettings, get_settings
 from shared import queues
-from shared.contracts import JOB_MESSAGES
+from shared.contracts import JOB_MESSAGES, LANES, NORMAL, NOTIFIER, Message
 from shared.db import create_pg_pool
 from shared.logs import configure_logging
 
 log = structlog.get_logger("notifier.worker")
 SEND_JOB = "notifier.notification.send"
+METRICS_PORT = 9102
 
 
-def message_job(job_name: str):
-    """The job for one kind of message: validate, plan, create, send."""
+def lane_functions(lane: str) -> list[Any]:
+    """The jobs a lane's worker takes: every message type, and sends, with that lane's sender."""
 
-    async def job(ctx: dict[str, Any], payload: dict[str, Any]) -> int:
-        try:
-            message = queues.parse_message(job_name, payload)
-        except ValidationError as exc:  # a message no retry can fix: log it and drop it
-            log.error("message_rejected", job=job_name, errors=exc.errors(include_url=False)[:5])
-            return 0
-        sender: Sender = ctx["sender"]
-        drafts = plan(message, office_email=ctx["settings"].office_email)
-        return await sender.create_and_send(message.message_id, drafts)
+    async def handle(ctx: dict[str, Any], message: Message) -> int:
+        sender: Sender = ctx["senders"][lane]
+        return await sender.create_and_send(
+            message.message_id, plan(message, office_email=ctx["settings"].office_email)
+        )
 
-    job.__qualname__ = job.__name__ = job_name.replace(".", "_")
-    return queues.func(job, name=job_name)
+    async def send_notification(ctx: dict[str, Any], notification_id: str) -> str | None:
+        """notifier.notification.send: one (re)try of one notification."""
+        return await ctx["senders"][lane].send(uuid.UUID(notification_id))
 
-
-async def send_notification(ctx: dict[str, Any], notification_id: str) -> str | None:
-    """notifier.notification.send: one (re)try of one notification."""
-    return await ctx["sender"].send(uuid.UUID(notification_id))
+    return [
+        *(queues.consumer_job(name, handle) for name in JOB_MESSAGES if name.startswith(f"{NOTIFIER}.")),
+        queues.func(send_notification, name=SEND_JOB),
+    ]
 
 
 async def sweep(ctx: dict[str, Any]) -> int:
     """notifier.notifications.sweep: re-send rows stuck in created/sending/temporary_failure."""
-    ids = await ctx["sender"].stuck()
-    for notification_id in ids:
-        await ctx["redis"].enqueue_job(SEND_JOB, str(notification_id), _queue_name=ctx["queue"])
-    if ids:
-        log.warning("swept_stuck_notifications", count=len(ids))
-    return len(ids)
+    settings: NotifierSettings = ctx["settings"]
+    stuck = await ctx["senders"][NORMAL].stuck()
+    for notification_id, lane in stuck:
+        await queues.enqueue_job(
+            ctx["redis"], queues.queue_name(settings, NOTIFIER, lane), SEND_JOB, str(notification_id)
+        )
+    if stuck:
+        log.warning("swept_stuck_notifications", count=len(stuck))
+    return len(stuck)
 
 
-def build_worker(settings: NotifierSettings | None = None, **options: Any) -> Any:
+def build_worker(settings: NotifierSettings | None = None, **options: Any) -> queues.WorkerProcess:
     settings = settings or get_settings()
 
     async def startup(ctx: dict[str, Any]) -> None:
-        ctx["settings"] = settings
-        ctx["queue"] = queues.queue_name(settings, queues.NOTIFIER)
-        ctx["pg"] = await create_pg_pool(settings)
-        ctx["http"] = httpx.AsyncClient(limits=httpx.Limits(max_connections=settings.worker_concurrency))
-        ctx["providers"] = build_providers(settings, ctx["http"])
+        redis = ctx["redis"]
+        limiter = ProviderRateLimiter(redis, queues.queue_name(settings, NOTIFIER))
+        ctx["senders"], ctx["closing"] = {}, []
+        for lane in LANES:
+            pg = await create_pg_pool(settings, max_size=settings.lane_db_pool_size)
+            http = httpx.AsyncClient(limits=httpx.Limits(max_connections=settings.worker_concurrency))
+            providers = build_providers(settings, http)
+            ctx["closing"] += [*(p.close for p in providers.values()), http.aclose, pg.close]
 
-        async def schedule(notification_id: uuid.UUID, at: datetime, attempt: int) -> None:
-            await ctx["redis"].enqueue_job(
-                SEND_JOB,
-                str(notification_id),
-                _queue_name=ctx["queue"],
-                _job_id=f"send:{notification_id}:{attempt}:{int(at.timestamp())}",
-                _defer_until=at,
-            )
+            async def schedule(notification_id: uuid.UUID, at: datetime, attempt: int, lane: str = lane) -> None:
+                await queues.enqueue_job(
+                    redis,
+                    queues.queue_name(settings, NOTIFIER, lane),
+                    SEND_JOB,
+                    str(notification_id),
+                    job_id=f"send:{notification_id}:{attempt}:{int(at.timestamp())}",
+                    at=at,
+                )
 
-        ctx["sender"] = Sender(
-            settings,
-            ctx["pg"],
-            ctx["providers"],
-            ProviderRateLimiter(ctx["redis"], ctx["queue"]),
-            schedule,
-        )
-        log.info(
-            "notifier_worker_started", queue=ctx["queue"], email=settings.email_provider, sms=settings.sms_provider
-        )
+            ctx["senders"][lane] = Sender(settings, lane, pg, providers, limiter, schedule)
+        log.info("notifier_worker_started", lanes=LANES, email=settings.email_provider, sms=settings.sms_provider)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        for provider in ctx.get("providers", {}).values():
-            await provider.close()
-        if "http" in ctx:
-            await ctx["http"].aclose()
-        if "pg" in ctx:
-            await ctx["pg"].close()
+        for close in ctx.get("closing", []):
+            await close()
 
-    return queues.make_worker(
-        settings,
-        queues.NOTIFIER,
-        functions=[
-            *(message_job(name) for name in JOB_MESSAGES if name.startswith("notifier.")),
-            queues.func(send_notification, name=SEND_JOB),
-        ],
-        cron_jobs=[
-            queues.cron(
-                sweep,
-                name="notifier.notifications.sweep",
-                unique=True,
-                run_at_startup=True,
-                second=set(range(0, 60, settings.sweep_every_seconds)),
-                timeout=25,
+    consumers = [
+        # The service's own queue: the sweeper, and jobs queued there before the lanes existed.
+        queues.Consumer(
+            queues.queue_name(settings, NOTIFIER),
+            functions=lane_functions(NORMAL),
+            cron_jobs=[
+                queues.cron(
+                    sweep,
+                    name="notifier.notifications.sweep",
+                    unique=True,
+                    run_at_startup=True,
+                    second=set(range(0, 60, settings.sweep_every_seconds)),
+                    timeout=25,
+                )
+            ],
+        ),
+        *(
+            queues.Consumer(
+                queues.queue_name(settings, NOTIFIER, lane),
+                functions=lane_functions(lane),
+                max_jobs=settings.worker_concurrency,
             )
-        ],
-        on_startup=startup,
-        on_shutdown=shutdown,
-        max_jobs=settings.worker_concurrency,
+            for lane in LANES
+        ),
+    ]
+    return queues.WorkerProcess(
+        settings,
+        NOTIFIER,
+        consumers,
+        startup=startup,
+        shutdown=shutdown,
         job_timeout=settings.send_timeout_seconds + MAX_RATE_WAIT_SECONDS + 5,
+        default_metrics_port=METRICS_PORT,
         **options,
     )
 

@@ -21,7 +21,7 @@ from shared.timeutil import utcnow
 
 ADOPTION_TABLES = (
     "adoption.events, adoption.batches, adoption.daily, adoption.unit_stats, adoption.headcounts, "
-    "adoption.reports, adoption.units, adoption.weekly_notices, adoption.idempotency_keys"
+    "adoption.reports, adoption.units, adoption.weekly_notices, adoption.outbox, adoption.idempotency_keys"
 )
 SUBJECT_KEY = "test-subject-key"
 
@@ -43,6 +43,7 @@ def adoption_settings(adoption_database, redis_url, queue_prefix) -> AdoptionSet
         log_level="INFO",
         subject_hmac_key=SUBJECT_KEY,
         aggregate_poll_seconds=0.5,
+        worker_metrics_port=0,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from services.adoption.worker import build_worker
 from shared.timeutil import utcnow
 from tests.adoption.conftest import add_unit, event, fold, settled
 from tests.builders import auth, create_key, create_unit
+from tests.support.workers import running
 
 
 @pytest.fixture
@@ -208,30 +208,21 @@ async def test_a_batch_committed_after_a_later_one_was_folded_still_follows_it(a
 async def test_the_worker_folds_a_batch_as_soon_as_it_is_committed(adoption, adoption_client, adoption_settings, keys):
     await add_unit(adoption, "06652", headcount=10)
     # Its timer is far away: only the NOTIFY of a committed batch can wake it in time.
-    worker = build_worker(
-        adoption_settings.model_copy(update={"aggregate_poll_seconds": 120}), handle_signals=False, poll_delay=0.05
-    )
+    worker = build_worker(adoption_settings.model_copy(update={"aggregate_poll_seconds": 120}), poll_delay=0.05)
 
     async def pending() -> int:
         async with adoption.state.pg.acquire() as conn:
             return await conn.fetchval("SELECT count(*) FROM adoption.batches WHERE aggregated_at IS NULL")
 
     await post(adoption_client, keys["app"], event("0912000001"))
-    task = asyncio.create_task(worker.async_run())
-    try:
+    async with running(worker):
         async with asyncio.timeout(10):
             while await pending():  # folded once the worker listens (it folds what it may have missed)
-                assert not task.done(), task
                 await asyncio.sleep(0.02)
         await post(adoption_client, keys["app"], event("0912000002"), event("0900000003", audience="citizen"))
         async with asyncio.timeout(10):
             while await pending():
                 await asyncio.sleep(0.02)
-    finally:
-        await worker.close()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
     row = (await units(adoption, adoption_client, keys["office"]))["06652"]
     assert (row["staff_adopted"], row["citizens_adopted"]) == (2, 1)
 

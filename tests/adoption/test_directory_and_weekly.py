@@ -9,26 +9,29 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
+from sqlalchemy import select
 
 import services.adoption
 from services.adoption import weekly
+from services.adoption.models import OutboxMessage, outbox
 from services.adoption.worker import build_worker, unit_changed
-from services.api.worker import OutboxRelay
+from services.api.worker import relay as registry_relay
 from shared import queues
 from shared.contracts import AdoptionDigest, AdoptionNudge, UnitChanged, UnitRef
+from shared.outbox import Relay
 from shared.timeutil import VIETNAM, utcnow
 from tests.adoption.conftest import add_unit, event, fold
 from tests.builders import auth, create_key
+from tests.support.workers import running
 
 EVENTS = "/v1/adoption/events"
 
 
 async def relay(registry_settings, db) -> int:
-    """The registry's outbox relay, once (as its worker does on NOTIFY)."""
+    """The registry's outbox relay, one pass over new rows (as its worker does every 0.2 s)."""
     redis = await queues.connect(registry_settings)
     try:
-        return await OutboxRelay(registry_settings, db, redis).drain()
+        return await registry_relay(registry_settings, db, redis).relay_new()
     finally:
         await redis.aclose()
 
@@ -39,19 +42,9 @@ async def adoption_worker(settings):
     redis = await queues.connect(settings)
     await redis.delete(queues.queue_name(settings, queues.ADOPTION))
     await redis.aclose()
-    worker = build_worker(settings, handle_signals=False, poll_delay=0.05)
-    task = asyncio.create_task(worker.async_run())
-    try:
-        yield task
-    finally:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(10):
-                while not all(t.done() for t in worker.tasks.values()):
-                    await asyncio.sleep(0.02)
-        await worker.close()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    process = build_worker(settings, poll_delay=0.05)
+    async with running(process):
+        yield process
 
 
 async def adoption_unit(app, code: str):
@@ -59,10 +52,9 @@ async def adoption_unit(app, code: str):
         return await conn.fetchrow("SELECT name, active, registry_headcount FROM adoption.units WHERE code = $1", code)
 
 
-async def until(check, task, seconds: float = 10):
+async def until(check, seconds: float = 10):
     async with asyncio.timeout(seconds):
         while not (result := await check()):
-            assert not task.done(), task
             await asyncio.sleep(0.02)
     return result
 
@@ -75,11 +67,11 @@ async def test_a_unit_made_in_the_registry_reaches_adoption_and_follows_its_chan
     before = await adoption_client.post(EVENTS, json={"events": [event("0912000001")]}, headers=auth(backend))
     assert before.status_code == 422  # no such unit yet
 
-    async with adoption_worker(adoption_settings) as task:
+    async with adoption_worker(adoption_settings):
         unit = {"code": "06652", "name": "Phường Hà Phong", "kind": "ward", "staff_headcount": 4}
         assert (await client.post("/v1/units", json=unit, headers=auth(office))).status_code == 201
         assert await relay(registry_settings, db) == 1
-        row = await until(lambda: adoption_unit(adoption, "06652"), task)
+        row = await until(lambda: adoption_unit(adoption, "06652"))
         assert (row["name"], row["active"], row["registry_headcount"]) == ("Phường Hà Phong", True, 4)
         response = await adoption_client.post(EVENTS, json={"events": [event("0912000001")]}, headers=auth(backend))
         assert response.status_code == 202 and response.json()["accepted"] == 1
@@ -88,13 +80,13 @@ async def test_a_unit_made_in_the_registry_reaches_adoption_and_follows_its_chan
         patch = {"name": "Phường Hà Phong (mới)", "staff_headcount": 2}
         assert (await client.patch("/v1/units/06652", json=patch, headers=auth(office))).status_code == 200
         assert await relay(registry_settings, db) == 1
-        await until(lambda: _named(adoption, "06652", "Phường Hà Phong (mới)"), task)
+        await until(lambda: _named(adoption, "06652", "Phường Hà Phong (mới)"))
         rows = await _listed(adoption, adoption_client, office)
         assert rows["06652"]["unit_name"] == "Phường Hà Phong (mới)" and rows["06652"]["staff_rate"] == 0.5
 
         assert (await client.patch("/v1/units/06652", json={"active": False}, headers=auth(office))).status_code == 200
         assert await relay(registry_settings, db) == 1
-        await until(lambda: _retired(adoption, "06652"), task)
+        await until(lambda: _retired(adoption, "06652"))
     assert "06652" not in await _listed(adoption, adoption_client, office)
     response = await adoption_client.post(EVENTS, json={"events": [event("0912000002")]}, headers=auth(backend))
     assert response.status_code == 422  # a retired unit takes no more events
@@ -120,13 +112,13 @@ async def _listed(app, client, key) -> dict[str, dict]:
 
 
 async def test_an_older_unit_message_delivered_late_does_not_undo_a_newer_one(adoption):
-    def message(minutes_ago: int, name: str, active: bool) -> dict:
+    def message(minutes_ago: int, name: str, active: bool) -> UnitChanged:
         return UnitChanged(
             message_id=uuid.uuid4(),
             occurred_at=utcnow() - timedelta(minutes=minutes_ago),
             unit=UnitRef(code="06652", name=name, kind="ward"),
             active=active,
-        ).model_dump(mode="json")
+        )
 
     ctx = {"sessions": adoption.state.sessions}
     await unit_changed(ctx, message(5, "Phường Hà Phong", True))
@@ -152,35 +144,15 @@ def test_the_adoption_service_never_reads_another_services_tables():
     assert len(list(root.rglob("*.py"))) > 10
 
 
-async def notifier_jobs(redis, settings, week: str) -> dict[str, tuple[str, dict]]:
-    """The notifier's queued jobs for ``week``: {job id: (job name, message)}."""
-    jobs = {}
-    for raw in await redis.zrange(queues.queue_name(settings, queues.NOTIFIER), 0, -1):
-        job_id = raw.decode()
-        data = await redis.get(f"arq:job:{job_id}")
-        if data is None:
-            continue
-        job = queues.deserialize(data)
-        if job["f"].startswith("notifier.adoption.") and job["a"][0].get("week") == week:
-            jobs[job_id] = (job["f"], job["a"][0])
-    return jobs
-
-
-@pytest.fixture
-async def notifier_redis(adoption_settings):
-    redis = await queues.connect(adoption_settings)
-    yield redis
-    # Leave nothing for the notifier's own tests to deliver.
-    queue = queues.queue_name(adoption_settings, queues.NOTIFIER)
-    for week in ("2020-W10", "2020-W11"):
-        for job_id in await notifier_jobs(redis, adoption_settings, week):
-            await redis.zrem(queue, job_id)
-            await redis.delete(f"arq:job:{job_id}")
-    await redis.aclose()
+async def outbox_messages(app, week: str) -> dict[str, dict]:
+    """The adoption outbox's messages for ``week``: {message id: payload}."""
+    async with app.state.sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at))).all()
+    return {str(r.id): r.payload for r in rows if r.payload.get("week") == week}
 
 
 async def test_weekly_nudges_lagging_units_and_sends_one_digest_once_a_week(
-    adoption, adoption_client, adoption_settings, db, notifier_redis
+    adoption, adoption_client, adoption_settings, db
 ):
     for code, headcount in (("L1", 10), ("L2", 4), ("T", 2), ("N", None)):
         await add_unit(adoption, code, headcount=headcount, email=f"{code.lower()}@halong.gov.vn")
@@ -192,15 +164,16 @@ async def test_weekly_nudges_lagging_units_and_sends_one_digest_once_a_week(
 
     async def send(*moment: int) -> int:
         now = datetime(*moment, tzinfo=VIETNAM)
-        return await weekly.send_weekly(
-            adoption.state.sessions, adoption.state.pg, notifier_redis, adoption_settings, now=now
-        )
+        return await weekly.send_weekly(adoption.state.sessions, adoption.state.pg, adoption_settings, now=now)
 
     assert await send(2020, 3, 2, 9, 0) == 3  # Monday 2 March 09:00, ISO week 10
-    jobs = await notifier_jobs(notifier_redis, adoption_settings, "2020-W10")
-    names = sorted(name for name, _ in jobs.values())
-    assert names == ["notifier.adoption.digest", "notifier.adoption.lagging", "notifier.adoption.lagging"]
-    messages = [queues.parse_message(name, payload) for name, payload in jobs.values()]
+    written = await outbox_messages(adoption, "2020-W10")
+    types = sorted(payload["type"] for payload in written.values())
+    assert types == ["adoption.unit.lagging", "adoption.unit.lagging", "adoption.weekly_digest"]
+    messages = [
+        (AdoptionDigest if p["type"] == "adoption.weekly_digest" else AdoptionNudge).model_validate(p)
+        for p in written.values()
+    ]
     nudges = sorted((m for m in messages if isinstance(m, AdoptionNudge)), key=lambda m: m.unit.code)
     assert [(n.unit.code, n.unit.email, n.staff_rate) for n in nudges] == [
         ("L1", "l1@halong.gov.vn", 0.2),
@@ -212,9 +185,28 @@ async def test_weekly_nudges_lagging_units_and_sends_one_digest_once_a_week(
 
     assert await send(2020, 3, 4, 10, 0) == 0  # later the same week: nothing more
     assert await send(2020, 3, 2, 9, 0) == 0
-    assert await notifier_jobs(notifier_redis, adoption_settings, "2020-W10") == jobs
+    assert await outbox_messages(adoption, "2020-W10") == written
 
     assert await send(2020, 3, 9, 7, 59) == 0  # next Monday, before 08:00
-    assert await notifier_jobs(notifier_redis, adoption_settings, "2020-W11") == {}
+    assert await outbox_messages(adoption, "2020-W11") == {}
     assert await send(2020, 3, 9, 8, 0) == 3
-    assert len(await notifier_jobs(notifier_redis, adoption_settings, "2020-W11")) == 3
+    assert len(await outbox_messages(adoption, "2020-W11")) == 3
+
+
+async def test_the_weekly_messages_go_to_the_notifiers_bulk_lane_once(adoption, adoption_settings):
+    await add_unit(adoption, "L1", headcount=10, email="l1@halong.gov.vn")
+    await weekly.send_weekly(
+        adoption.state.sessions, adoption.state.pg, adoption_settings, now=datetime(2020, 3, 2, 9, tzinfo=VIETNAM)
+    )
+    written = await outbox_messages(adoption, "2020-W10")
+    redis = await queues.connect(adoption_settings)
+    bulk = queues.queue_name(adoption_settings, queues.NOTIFIER, "bulk")
+    try:
+        await redis.delete(bulk)
+        relay = Relay(outbox, adoption.state.sessions, redis, adoption_settings)
+        assert await relay.relay_new() == 2
+        assert await relay.relay_new() == 0
+        assert {m.decode() for m in await redis.zrange(bulk, 0, -1)} == set(written)
+    finally:
+        await redis.delete(bulk)
+        await redis.aclose()

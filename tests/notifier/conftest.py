@@ -4,7 +4,6 @@ SMS gateway, and a real arq worker run until a condition holds."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -19,10 +18,12 @@ from services.notifier.migrations import upgrade
 from services.notifier.settings import NotifierSettings, SmsGateway
 from services.notifier.worker import build_worker
 from shared import queues
+from shared.contracts import LANES, NOTIFIER, Message
 from shared.db import create_engine, create_pg_pool, session_factory
 from shared.timeutil import to_vietnam, utcnow
 from tests.support.sms_gateway import Gateway, running
 from tests.support.smtp_server import SmtpServer
+from tests.support.workers import run_until
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +85,7 @@ def notifier_settings(notifier_database, redis_url, queue_prefix, smtp, gateway,
         sink_dir=str(tmp_path / "sink"),
         office_email="vanphong@halong.example",
         receipt_token="test-token",
+        worker_metrics_port=0,
     )
 
 
@@ -120,30 +122,32 @@ async def notifier_client(notifier_settings, notifier_db) -> AsyncIterator[httpx
         yield client
 
 
-async def enqueue(settings: NotifierSettings, job_name: str, message, *, job_id: str | None = None) -> None:
+async def enqueue(settings: NotifierSettings, message: Message, *, job_id: str | None = None) -> None:
+    """Put ``message`` on its lane, as the registry's relay does."""
     redis = await queues.connect(settings)
     try:
-        await queues.enqueue_message(
-            redis,
-            queue=queues.queue_name(settings, queues.NOTIFIER),
-            job_name=job_name,
-            message=message.model_dump(mode="json"),
-            job_id=job_id or uuid.uuid4().hex,
-        )
+        await queues.enqueue_message(redis, settings, message, job_id=job_id or uuid.uuid4().hex)
     finally:
         await redis.aclose()
 
 
 async def queued(settings: NotifierSettings) -> list:
-    """The notifier queue's jobs. arq lists the queue, then reads each job: a job the worker finishes
-    in between ("job ... not found") means the list is read again."""
+    """The jobs waiting in the notifier's queues. arq lists a queue, then reads each job: a job the
+    worker finishes in between ("job ... not found") means the list is read again."""
     redis = await queues.connect(settings)
+    queue_names = [queues.queue_name(settings, NOTIFIER, lane) for lane in (None, *LANES)]
     try:
-        for _ in range(20):
-            with contextlib.suppress(RuntimeError):
-                return await redis.queued_jobs(queue_name=queues.queue_name(settings, queues.NOTIFIER))
-            await asyncio.sleep(0.01)
-        return await redis.queued_jobs(queue_name=queues.queue_name(settings, queues.NOTIFIER))
+        jobs = []
+        for name in queue_names:
+            for attempt in range(20):
+                try:
+                    jobs += await redis.queued_jobs(queue_name=name)
+                    break
+                except RuntimeError:
+                    if attempt == 19:
+                        raise
+                    await asyncio.sleep(0.01)
+        return jobs
     finally:
         await redis.aclose()
 
@@ -155,21 +159,4 @@ async def run_worker_until(
     timeout: float = 20.0,  # noqa: ASYNC109
 ) -> None:
     """Run a real notifier worker (arq, this event loop) until ``done()`` holds."""
-    worker = build_worker(settings, handle_signals=False, poll_delay=0.05)
-    task = asyncio.create_task(worker.async_run())
-    try:
-        async with asyncio.timeout(timeout):
-            while not await done():
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.05)
-    finally:
-        # Let running jobs finish: closing cancels them, and arq raises that into the caller.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(10):
-                while not all(t.done() for t in worker.tasks.values()):
-                    await asyncio.sleep(0.02)
-        await worker.close()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+    await run_until(build_worker(settings, poll_delay=0.05), done, timeout=timeout)

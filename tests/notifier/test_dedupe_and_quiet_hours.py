@@ -61,7 +61,7 @@ async def test_the_same_message_delivered_twice_is_sent_once(notifier_settings, 
     message = messages.registered()
     jobs = [uuid.uuid4().hex, uuid.uuid4().hex]  # as if the relay had enqueued it twice
     for job_id in jobs:
-        await enqueue(notifier_settings, "notifier.focal_point.registered", message, job_id=job_id)
+        await enqueue(notifier_settings, message, job_id=job_id)
     await run_worker_until(notifier_settings, all_final_and_jobs_done(notifier_settings, notifier_db, 3, jobs))
 
     assert {r.status for r in await rows(notifier_db)} == {"sent"}
@@ -73,15 +73,15 @@ async def test_the_same_message_delivered_twice_is_sent_once(notifier_settings, 
 
 async def test_reminders_are_one_per_label_and_channel(notifier_settings, notifier_db, smtp, gateway):
     jobs = [uuid.uuid4().hex for _ in range(3)]
-    await enqueue(notifier_settings, "notifier.reminder.due", messages.reminder("1d"), job_id=jobs[0])
-    await enqueue(notifier_settings, "notifier.reminder.due", messages.reminder("1d"), job_id=jobs[1])
+    await enqueue(notifier_settings, messages.reminder("1d"), job_id=jobs[0])
+    await enqueue(notifier_settings, messages.reminder("1d"), job_id=jobs[1])
     await run_worker_until(notifier_settings, all_final_and_jobs_done(notifier_settings, notifier_db, 2, jobs[:2]))
 
     first = await by_channel(notifier_db)
     assert [len(first["email"]), len(first["sms"])] == [1, 1]
     assert len(smtp.handler.to("ubnd.haphong@halong.example")) == 1 and gateway.calls == 1
 
-    await enqueue(notifier_settings, "notifier.reminder.due", messages.reminder("08:00"), job_id=jobs[2])
+    await enqueue(notifier_settings, messages.reminder("08:00"), job_id=jobs[2])
     await run_worker_until(notifier_settings, all_final_and_jobs_done(notifier_settings, notifier_db, 4, jobs))
 
     later = await by_channel(notifier_db)
@@ -101,7 +101,7 @@ async def test_sms_waits_for_the_end_of_quiet_hours(notifier_settings, notifier_
     settings = notifier_settings.model_copy(
         update={"sms_quiet_start": (now - timedelta(hours=1)).strftime("%H:%M"), "sms_quiet_end": end.strftime("%H:%M")}
     )
-    await enqueue(settings, "notifier.directive.go_live", messages.go_live())
+    await enqueue(settings, messages.go_live())
 
     async def email_sent_and_sms_deferred_or_sent() -> bool:
         current = await by_channel(notifier_db)
@@ -124,7 +124,7 @@ async def test_sms_waits_for_the_end_of_quiet_hours(notifier_settings, notifier_
 
 
 async def test_outside_quiet_hours_sms_goes_at_once(notifier_settings, notifier_db, smtp, gateway):
-    await enqueue(notifier_settings, "notifier.directive.go_live", messages.go_live())
+    await enqueue(notifier_settings, messages.go_live())
     await run_worker_until(notifier_settings, all_final_and_jobs_done(notifier_settings, notifier_db, 2, []))
     (sms,) = (await by_channel(notifier_db))["sms"]
     assert sms.status == "sent" and gateway.calls == 1
@@ -134,7 +134,7 @@ async def test_outside_quiet_hours_sms_goes_at_once(notifier_settings, notifier_
 
 
 async def insert_drafts(settings, notifier_db, message, **values) -> list[uuid.UUID]:
-    sender = Sender(settings, None, {}, None, None)  # materialise() only renders
+    sender = Sender(settings, "normal", None, {}, None, None)  # materialise() only renders
     drafts = plan(message, office_email=settings.office_email)
     new = [{**sender.materialise(message.message_id, d), **values} for d in drafts]
     async with notifier_db() as session:
@@ -160,8 +160,8 @@ async def test_the_sweeper_resends_what_a_dead_worker_left_in_sending(
     busy_fp = messages.focal_point("Lê Thị Mai", phone="+84987000111", email="mai.lt@halong.example")
     busy = await insert_drafts(settings, notifier_db, messages.go_live(busy_fp), status="sending", attempts=1)
 
-    sender = Sender(settings, notifier_pg, {}, None, None)
-    assert set(await sender.stuck()) == {*dead, *lost}
+    sender = Sender(settings, "normal", notifier_pg, {}, None, None)
+    assert {notification_id for notification_id, _ in await sender.stuck()} == {*dead, *lost}
 
     redis = await queues.connect(settings)
     try:  # the cron job, run now instead of at the next :00/:30
@@ -190,10 +190,10 @@ async def test_the_sweeper_resends_what_a_dead_worker_left_in_sending(
 
 
 async def test_sent_rows_are_never_swept(notifier_settings, notifier_db, notifier_pg, smtp, gateway):
-    await enqueue(notifier_settings, "notifier.directive.go_live", messages.go_live())
+    await enqueue(notifier_settings, messages.go_live())
     await run_worker_until(notifier_settings, all_final_and_jobs_done(notifier_settings, notifier_db, 2, []))
     long_ago = utcnow() - timedelta(hours=1)
     async with notifier_db() as session:
         await session.execute(update(Notification).values(updated_at=long_ago, next_attempt_at=long_ago))
         await session.commit()
-    assert await Sender(notifier_settings, notifier_pg, {}, None, None).stuck() == []
+    assert await Sender(notifier_settings, "normal", notifier_pg, {}, None, None).stuck() == []

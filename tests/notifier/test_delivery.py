@@ -24,7 +24,7 @@ def settled(notifier_db, count: int):
 
 async def test_registration_reaches_the_person_and_the_unit(notifier_settings, notifier_db, smtp, gateway):
     message = messages.registered()
-    await enqueue(notifier_settings, "notifier.focal_point.registered", message)
+    await enqueue(notifier_settings, message)
     await run_worker_until(notifier_settings, settled(notifier_db, 3))
 
     (sms,) = gateway.to("0912345678")

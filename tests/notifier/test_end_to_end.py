@@ -13,7 +13,7 @@ import sys
 from sqlalchemy import delete, func, select
 
 from services.api.models import OutboxMessage
-from services.api.worker import OutboxRelay
+from services.api.worker import relay as registry_relay
 from services.notifier.models import Notification
 from shared import queues
 from tests.builders import auth, create_directive, create_key, create_unit, registration
@@ -50,7 +50,7 @@ async def test_a_registration_is_confirmed_by_email_and_sms(
     relay_settings = registry_settings.model_copy(update={"queue_prefix": notifier_settings.queue_prefix})
     redis = await queues.connect(relay_settings)
     try:
-        assert await OutboxRelay(relay_settings, db, redis).drain() == 1
+        assert await registry_relay(relay_settings, db, redis).relay_new() == 1
     finally:
         await redis.aclose()
 
@@ -75,6 +75,7 @@ def worker_environment(settings) -> dict[str, str]:
         "IOC_QUEUE_PREFIX": settings.queue_prefix,
         "IOC_LOG_JSON": "false",
         "IOC_LOG_LEVEL": "WARNING",
+        "IOC_WORKER_METRICS_PORT": "0",
         "IOC_EMAIL_PROVIDER": "smtp",
         "IOC_SMTP_HOST": "127.0.0.1",
         "IOC_SMTP_PORT": str(settings.smtp_port),
@@ -107,7 +108,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing(notifier_settings, notifi
     people = 40
     for i in range(people):
         fp = messages.focal_point(name=f"Cán bộ {i}", phone=f"+8491234{i:04d}", email=f"cb{i}@halong.example")
-        await enqueue(notifier_settings, "notifier.focal_point.registered", messages.registered(fp))
+        await enqueue(notifier_settings, messages.registered(fp))
     expected = people * 3  # SMS and e-mail to the person, e-mail to the unit
 
     env = worker_environment(notifier_settings)

@@ -37,7 +37,7 @@ def settled(notifier_db, count: int, settings):
 
 
 async def one_sent_sms(settings, notifier_db) -> Notification:
-    await enqueue(settings, "notifier.directive.go_live", messages.go_live())
+    await enqueue(settings, messages.go_live())
     await run_worker_until(settings, settled(notifier_db, 2, settings))
     (sms,) = [r for r in await rows(notifier_db) if r.channel == "sms"]
     assert sms.status == "sent" and sms.provider_ref
@@ -127,10 +127,10 @@ async def test_a_receipt_for_an_unknown_message_is_kept(notifier_db, notifier_cl
 async def sent_two_messages(settings, notifier_db, smtp) -> None:
     """Five notifications: a registration (the unit's mailbox refuses) then a directive for another unit."""
     smtp.handler.refused.add("ubnd.haphong@halong.example")
-    await enqueue(settings, "notifier.focal_point.registered", messages.registered())
+    await enqueue(settings, messages.registered())
     await run_worker_until(settings, settled(notifier_db, 3, settings))
     issued = messages.issued(OTHER_UNIT).model_copy(update={"directive": OTHER_DIRECTIVE})
-    await enqueue(settings, "notifier.directive.issued", issued)
+    await enqueue(settings, issued)
     await run_worker_until(settings, settled(notifier_db, 5, settings))
 
 
@@ -201,7 +201,7 @@ async def test_pages_hold_100_by_default_and_at_most_1000(
     db, notifier_settings, notifier_db, notifier_pg, notifier_client
 ):
     key = await create_key(db, "office")
-    sender = Sender(notifier_settings, notifier_pg, {}, None, None)
+    sender = Sender(notifier_settings, "normal", notifier_pg, {}, None, None)
     (draft,) = plan(messages.digest(), office_email=notifier_settings.office_email)
     many = [sender.materialise(uuid.uuid4(), replace(draft, dedupe_key=f"digest:{n}:email")) for n in range(101)]
     async with notifier_db() as session:  # one statement: every row has the same created_at

@@ -72,7 +72,7 @@ def settings(**overrides) -> NotifierSettings:
 
 def materialised(message, s: NotifierSettings | None = None) -> list[dict]:
     s = s or settings()
-    sender = Sender(s, None, {}, None, None)  # materialise() only renders
+    sender = Sender(s, "normal", None, {}, None, None)  # materialise() only renders
     return [sender.materialise(message.message_id, d) for d in plan(message, office_email=s.office_email)]
 
 

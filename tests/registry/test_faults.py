@@ -13,8 +13,9 @@ from sqlalchemy import select, text, update
 
 from services.api.app import create_app
 from services.api.models import OutboxMessage
-from services.api.worker import OutboxRelay
+from services.api.worker import relay as registry_relay
 from shared import queues
+from shared.contracts import FocalPointRegistered
 from tests.builders import auth, create_directive, create_key, create_unit, registration
 from tests.support.proxy import TcpProxy, database_behind_proxy, target_of, through
 
@@ -55,23 +56,23 @@ async def test_registration_while_redis_is_down_is_kept_and_relayed_once(client,
     proxy = await TcpProxy(*target_of(registry_settings.redis_url.replace("redis://", "http://"))).start()
     settings = registry_settings.model_copy(update={"redis_url": through(registry_settings.redis_url, proxy)})
     redis = await queues.connect(settings)
-    relay = OutboxRelay(settings, db, redis)
-    notifier_queue = queues.queue_name(settings, queues.NOTIFIER)
+    relay = registry_relay(settings, db, redis)
+    notifier_queue = queues.message_queue(settings, FocalPointRegistered)
     try:
         await proxy.cut()
         created = await client.post("/v1/registrations", json=registration(directive.id), headers=auth(key))
         assert created.status_code == 201  # Redis is not on a registration's path
-        assert await relay.drain() == 0
+        assert await relay.relay_new() == 0
         async with db() as session:
             row = await session.scalar(select(OutboxMessage))
-        assert row.relayed_at is None and row.attempts == 1 and row.last_error
+        assert row.relayed_at is None and row.attempts == 0 and row.last_error
 
         await proxy.restore()
-        assert await relay.drain() == 1
+        assert await relay.relay_new() == 1
         # A relay that runs twice (it crashed after enqueueing, before stamping the row) enqueues nothing new.
         async with db() as session, session.begin():
             await session.execute(update(OutboxMessage).values(relayed_at=None))
-        assert await relay.drain() == 1
+        assert await relay.relay_new() == 1
         direct = aioredis.Redis.from_url(registry_settings.redis_url)
         try:
             assert await direct.zrange(notifier_queue, 0, -1) == [str(row.id).encode()]
@@ -87,7 +88,7 @@ async def test_registration_while_redis_is_down_is_kept_and_relayed_once(client,
 
 
 async def test_worker_process_relays_a_registration_within_seconds(client, registry_app, registry_settings, ward):
-    """The real worker (its own process, LISTEN/NOTIFY and all) moves a new registration to the notifier."""
+    """The real worker, in a process of its own, moves a new registration to the notifier's queue."""
     directive, key = ward
     env = {
         **os.environ,
@@ -95,12 +96,13 @@ async def test_worker_process_relays_a_registration_within_seconds(client, regis
         "IOC_REDIS_URL": registry_settings.redis_url,
         "IOC_QUEUE_PREFIX": registry_settings.queue_prefix,
         "IOC_LOG_JSON": "false",
+        "IOC_WORKER_METRICS_PORT": "0",
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "services.api.worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     direct = aioredis.Redis.from_url(registry_settings.redis_url)
-    queue = queues.queue_name(registry_settings, queues.NOTIFIER)
+    queue = queues.message_queue(registry_settings, FocalPointRegistered)
     try:
         await asyncio.sleep(1.5)  # let it start listening; rows made before are relayed anyway
         created = await client.post("/v1/registrations", json=registration(directive.id), headers=auth(key))

@@ -10,11 +10,9 @@ from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api import outbox
 from services.api.directives.schemas import DirectiveCreate
 from services.api.messages import directive_ref, unit_ref
-from services.api.models import Directive, DirectiveUnit, Unit
-from shared import queues
+from services.api.models import Directive, DirectiveUnit, Unit, outbox
 from shared.auth import Principal, Role
 from shared.contracts import DirectiveIssued
 from shared.db import violated_constraint
@@ -58,11 +56,9 @@ async def create_directive(
         )
         if notify:  # each addressed unit's official contact learns what to do and by when
             for unit in units.values():
-                outbox.add_message(
+                outbox.add(
                     session,
-                    queue=queues.NOTIFIER,
-                    job_name="notifier.directive.issued",
-                    message=DirectiveIssued(
+                    DirectiveIssued(
                         message_id=uuid.uuid4(),
                         occurred_at=utcnow(),
                         directive=directive_ref(directive),

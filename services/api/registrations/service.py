@@ -15,13 +15,11 @@ import asyncpg
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api import outbox
 from services.api.messages import directive_ref, focal_point_ref, unit_ref
-from services.api.models import Directive, DirectiveUnit, FocalPoint, Unit
+from services.api.models import Directive, DirectiveUnit, FocalPoint, Unit, outbox
 from services.api.registrations import repository
 from services.api.registrations.schemas import NOMINATION_FIELDS, RegistrationCreate, RegistrationOut
 from services.api.units.service import find_unit
-from shared import queues
 from shared.auth import Principal, ensure_unit_scope
 from shared.contracts import FocalPointRegistered, FocalPointWithdrawn
 from shared.problems import AppError, Conflict, NotFound
@@ -47,7 +45,7 @@ async def register(
         fields=data.model_dump(include=set(NOMINATION_FIELDS)),
         received_at=received_at or utcnow(),
         submitted_by=principal.name,
-        outbox=(uuid.uuid4(), queues.NOTIFIER, "notifier.focal_point.registered") if notify else None,
+        outbox=(uuid.uuid4(), FocalPointRegistered.consumer(), FocalPointRegistered.job) if notify else None,
     )
     match row["outcome"]:
         case "directive_not_found":
@@ -110,11 +108,9 @@ async def withdraw(session: AsyncSession, registration_id: uuid.UUID, *, reason:
     if found.status != "active":
         raise Conflict("registration-not-active", state=found.status)
     found.status, found.ended_at, found.withdraw_reason = "withdrawn", utcnow(), reason
-    outbox.add_message(
+    outbox.add(
         session,
-        queue=queues.NOTIFIER,
-        job_name="notifier.focal_point.withdrawn",
-        message=FocalPointWithdrawn(
+        FocalPointWithdrawn(
             message_id=uuid.uuid4(),
             occurred_at=found.ended_at,
             directive=directive_ref(directive),

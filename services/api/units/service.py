@@ -8,11 +8,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api import outbox
 from services.api.messages import unit_ref
-from services.api.models import Unit, UnitChange
+from services.api.models import Unit, UnitChange, outbox
 from services.api.units.schemas import REQUIRED_ON_PATCH, UnitCreate, UnitPatch, snapshot
-from shared import queues
 from shared.auth import Principal
 from shared.contracts import UnitChanged
 from shared.db import violated_constraint
@@ -70,11 +68,9 @@ async def _check_parent(session: AsyncSession, code: str, parent_code: str | Non
 
 def _announce(session: AsyncSession, unit: Unit) -> None:
     """Tell the services that keep a copy of the directory (adoption), in the same transaction."""
-    outbox.add_message(
+    outbox.add(
         session,
-        queue=queues.ADOPTION,
-        job_name="adoption.unit.changed",
-        message=UnitChanged(
+        UnitChanged(
             message_id=uuid.uuid4(),
             occurred_at=utcnow(),
             unit=unit_ref(unit),
