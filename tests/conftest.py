@@ -15,7 +15,7 @@ from services.api.app import create_app
 from services.api.migrations import upgrade
 from services.api.settings import RegistrySettings
 from tests.support.databases import SHARED_TEST_REDIS_URL, create_database, drop_database
-from tests.support.redis_server import private_redis
+from tests.support.redis_server import RedisServer, private_redis, redis_server
 
 REGISTRY_TABLES = (
     "registry.focal_points, registry.directive_units, registry.directives, registry.unit_changes, "
@@ -48,6 +48,15 @@ async def redis_url() -> AsyncIterator[str]:
         client = aioredis.Redis.from_url(SHARED_TEST_REDIS_URL)
         await client.flushdb()
         await client.aclose()
+
+
+@pytest.fixture
+async def own_redis() -> AsyncIterator[RedisServer]:
+    """A Redis of the test's own, which it may stop and restart empty."""
+    async with redis_server() as server:
+        if server is None:
+            pytest.fail("this test needs Debian's redis-server (apt install redis-server)")
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,22 @@
-"""Faults: PostgreSQL going away while the app's backend posts events costs no event."""
+"""Faults: PostgreSQL going away while the app's backend posts events costs no event; Redis restarting
+kills no worker."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import httpx
 
 from services.adoption.app import create_app
+from services.adoption.worker import build_worker
+from shared import queues
+from shared.contracts import REGISTRY, UnitChanged, UnitRef
+from shared.timeutil import utcnow
 from tests.adoption.conftest import add_unit, event
 from tests.builders import auth, create_key
 from tests.support.proxy import database_behind_proxy
+from tests.support.workers import running
 
 EVENTS = "/v1/adoption/events"
 
@@ -37,3 +44,30 @@ async def test_posts_while_the_database_is_down_answer_503_and_are_taken_whole_o
         assert [r.json()["accepted"] for r in again] == [0, 5, 5, 5]
     async with adoption.state.pg.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM adoption.events") == 20
+
+
+async def test_the_worker_outlives_a_redis_restart_and_acknowledges_what_it_records(
+    adoption, adoption_settings, own_redis
+):
+    settings = adoption_settings.model_copy(update={"redis_url": own_redis.url})
+    redis = await queues.connect(settings)
+    changed = UnitChanged(
+        message_id=uuid.uuid4(),
+        occurred_at=utcnow(),
+        unit=UnitRef(code="06652", name="Phường Hà Phong", kind="ward"),
+        active=True,
+    )
+    try:
+        async with running(build_worker(settings, poll_delay=0.05)) as worker:
+            await own_redis.restart_empty(down_for=1.5)
+            await queues.enqueue_message(redis, settings, changed, job_id=str(changed.message_id))
+            async with asyncio.timeout(30):
+                while await redis.zcard(queues.queue_name(settings, REGISTRY)) == 0:  # the acknowledgement
+                    await asyncio.sleep(0.05)
+            assert worker.workers, "still taking jobs"
+        (job,) = await redis.queued_jobs(queue_name=queues.queue_name(settings, REGISTRY))
+        assert (job.function, list(job.args)) == ("registry.outbox.acknowledge", [[str(changed.message_id)]])
+    finally:
+        await redis.aclose()
+    async with adoption.state.pg.acquire() as conn:
+        assert await conn.fetchval("SELECT name FROM adoption.units WHERE code = '06652'") == "Phường Hà Phong"

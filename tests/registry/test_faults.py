@@ -13,11 +13,13 @@ from sqlalchemy import select, text, update
 
 from services.api.app import create_app
 from services.api.models import OutboxMessage
+from services.api.worker import build_worker
 from services.api.worker import relay as registry_relay
 from shared import queues
-from shared.contracts import FocalPointRegistered
+from shared.contracts import REGISTRY, FocalPointRegistered
 from tests.builders import auth, create_directive, create_key, create_unit, registration
 from tests.support.proxy import TcpProxy, database_behind_proxy, target_of, through
+from tests.support.workers import running
 
 
 @pytest.fixture
@@ -120,3 +122,34 @@ async def test_worker_process_relays_a_registration_within_seconds(client, regis
         worker.terminate()
         worker.wait(timeout=15)
         await direct.aclose()
+
+
+async def test_the_worker_outlives_a_redis_restart_and_still_relays_and_records_acknowledgements(
+    client, db, registry_settings, ward, own_redis
+):
+    directive, key = ward
+    settings = registry_settings.model_copy(update={"redis_url": own_redis.url})
+    redis = await queues.connect(settings)
+
+    async def row() -> OutboxMessage | None:
+        async with db() as session:
+            return await session.scalar(select(OutboxMessage))
+
+    try:
+        async with running(build_worker(settings, poll_delay=0.05)) as worker:
+            await own_redis.restart_empty(down_for=1.5)
+            created = await client.post("/v1/registrations", json=registration(directive.id), headers=auth(key))
+            assert created.status_code == 201
+            async with asyncio.timeout(30):
+                while (await row()) is None or (await row()).relayed_at is None:
+                    await asyncio.sleep(0.05)
+            relayed = await row()
+            await queues.enqueue_job(
+                redis, queues.queue_name(settings, REGISTRY), "registry.outbox.acknowledge", [str(relayed.id)]
+            )
+            async with asyncio.timeout(30):
+                while (await row()).acknowledged_at is None:
+                    await asyncio.sleep(0.05)
+            assert worker.workers, "still taking jobs"
+    finally:
+        await redis.aclose()
