@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Text, func, text
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,8 +28,10 @@ from shared.idempotency import idempotency_table
 
 Base = make_base("notify")
 
-STATUSES = ("created", "sending", "sent", "delivered", "temporary_failure", "permanent_failure")
-FINAL = frozenset({"delivered", "permanent_failure"})
+STATUSES = ("created", "sending", "sent", "delivered", "temporary_failure", "permanent_failure", "held_for_cap")
+# States nothing moves a notification out of (a late receipt included). An SMS held for the daily cap
+# is not sent later: the Office's daily digest lists it.
+FINAL = frozenset({"delivered", "permanent_failure", "held_for_cap"})
 
 
 class Notification(Base):
@@ -35,6 +49,11 @@ class Notification(Base):
             postgresql_where=text("status IN ('created', 'sending', 'temporary_failure')"),
         ),
         Index("ix_notifications_created_at_id", "created_at", "id"),
+        Index(
+            "ix_notifications_undelivered",
+            "updated_at",
+            postgresql_where=text("status IN ('held_for_cap', 'permanent_failure')"),
+        ),
         Index("ix_notifications_provider_ref", "provider", "provider_ref"),
         Index("ix_notifications_unit_code", "unit_code"),
         Index("ix_notifications_directive_id", "directive_id"),
@@ -68,6 +87,17 @@ class Notification(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sms_counted_on: Mapped[date | None] = mapped_column(Date, doc="the Vietnam day whose SMS cap it counts in")
+
+
+class SmsDailyCount(Base):
+    """SMS sent to one number on one Vietnam day, against ``IOC_SMS_DAILY_CAP``."""
+
+    __tablename__ = "sms_daily_counts"
+
+    recipient: Mapped[str] = mapped_column(String(254), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    sent: Mapped[int] = mapped_column(Integer)
 
 
 class Receipt(Base):

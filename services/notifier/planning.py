@@ -24,6 +24,8 @@ from shared.contracts import (
 )
 from shared.phones import is_mobile
 
+OFFICE_NAME = "Văn phòng HĐND và UBND"
+
 
 @dataclass(frozen=True, slots=True)
 class Draft:
@@ -81,7 +83,7 @@ def plan(message: Message, *, office_email: str) -> list[Draft]:
             add(f"{key}:email", "reminder_due", "email", u.email, u.name)
             add(f"{key}:sms", "reminder_due", "sms", u.phone, u.name)
         case DeadlinePassed(directive=d):
-            add(f"digest:{d.id}:email", "deadline_digest", "email", office_email, "Văn phòng HĐND và UBND")
+            add(f"digest:{d.id}:email", "deadline_digest", "email", office_email, OFFICE_NAME)
         case GoLive(directive=d, focal_point=fp):
             key = f"go-live:{d.id}:{fp.id}"
             add(f"{key}:sms", "go_live", "sms", fp.phone, fp.full_name)
@@ -91,7 +93,7 @@ def plan(message: Message, *, office_email: str) -> list[Draft]:
             add(f"{key}:email", "adoption_lagging", "email", u.email, u.name)
             add(f"{key}:sms", "adoption_lagging", "sms", u.phone, u.name)
         case AdoptionDigest(week=week):
-            add(f"adoption-digest:{week}:email", "adoption_digest", "email", office_email, "Văn phòng HĐND và UBND")
+            add(f"adoption-digest:{week}:email", "adoption_digest", "email", office_email, OFFICE_NAME)
         case _:
             raise ValueError(f"no plan for {type(message).__name__}")
     return drafts

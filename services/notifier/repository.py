@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -91,6 +91,31 @@ WHERE id = $1 AND channel = 'sms' AND NOT urgent AND status IN ('created', 'temp
 RETURNING attempts
 """
 
+# One of the recipient's SMS slots of ``day``: true when this notification holds one already (a retry)
+# or takes one now, false when the day's cap is reached. The counter's row lock orders concurrent
+# takes for one number, so the cap holds across workers.
+TAKE_SMS_SLOT = """
+WITH held AS (
+    SELECT sms_counted_on IS NOT DISTINCT FROM $3::date AS already FROM notify.notifications WHERE id = $1
+), taken AS (
+    INSERT INTO notify.sms_daily_counts AS c (recipient, day, sent)
+    SELECT $2, $3, 1 WHERE NOT coalesce((SELECT already FROM held), false)
+    ON CONFLICT (recipient, day) DO UPDATE SET sent = c.sent + 1 WHERE c.sent < $4
+    RETURNING 1
+), counted AS (
+    UPDATE notify.notifications SET sms_counted_on = $3 WHERE id = $1 AND EXISTS (SELECT 1 FROM taken)
+    RETURNING 1
+)
+SELECT coalesce((SELECT already FROM held), false) OR EXISTS (SELECT 1 FROM taken)
+"""
+
+# What could not reach its recipient in a period (the Office's daily digest).
+UNDELIVERED = """
+SELECT status, channel, recipient, recipient_name, unit_code, last_error FROM notify.notifications
+WHERE status IN ('held_for_cap', 'permanent_failure') AND updated_at >= $1 AND updated_at < $2
+ORDER BY status, recipient, updated_at
+"""
+
 STUCK = """
 SELECT id, lane FROM notify.notifications
 WHERE (status IN ('created', 'temporary_failure') AND next_attempt_at < now() - make_interval(secs => $1::float8))
@@ -130,6 +155,14 @@ async def release(pool: asyncpg.Pool, notification_id: uuid.UUID, at: datetime) 
 
 async def defer_sms(pool: asyncpg.Pool, notification_id: uuid.UUID, until: datetime) -> int | None:
     return await pool.fetchval(DEFER_SMS, notification_id, until)
+
+
+async def take_sms_slot(pool: asyncpg.Pool, notification_id: uuid.UUID, recipient: str, day: date, cap: int) -> bool:
+    return await pool.fetchval(TAKE_SMS_SLOT, notification_id, recipient, day, cap)
+
+
+async def undelivered(pool: asyncpg.Pool, start: datetime, end: datetime) -> list[asyncpg.Record]:
+    return await pool.fetch(UNDELIVERED, start, end)
 
 
 async def stuck(pool: asyncpg.Pool, *, stuck_after: float, limit: int) -> list[tuple[uuid.UUID, str]]:

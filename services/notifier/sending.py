@@ -27,7 +27,7 @@ from services.notifier.providers import Outgoing, PermanentFailure, Provider, Te
 from services.notifier.ratelimit import ProviderRateLimiter
 from services.notifier.rendering import has_template, render, render_sms
 from services.notifier.settings import NotifierSettings
-from shared.timeutil import VIETNAM, to_vietnam, utcnow
+from shared.timeutil import VIETNAM, to_vietnam, utcnow, vietnam_today
 
 log = structlog.get_logger("notifier.sending")
 SENDS = Counter("ioc_notifier_sends_total", "Send attempts by outcome", ["channel", "outcome"])
@@ -141,6 +141,15 @@ class Sender:
     async def _deliver(self, claimed) -> str | None:
         """Hand a claimed row to its provider and record the outcome."""
         provider = self.providers[claimed["channel"]]
+        cap = self.settings.sms_daily_cap
+        if (
+            claimed["channel"] == "sms"
+            and cap
+            and not await repository.take_sms_slot(self.pg, claimed["id"], claimed["recipient"], vietnam_today(), cap)
+        ):
+            return await self._finish(
+                claimed, "held_for_cap", provider=provider.name, error=f"{cap} SMS to this number today already"
+            )
         taken, wait = await self.limiter.reserve(provider.name, provider.per_second, MAX_RATE_WAIT_SECONDS, self.lane)
         if not taken:  # the provider is saturated for a while: hand the row back and come back later
             return await self._release(claimed, utcnow() + timedelta(seconds=wait))

@@ -47,6 +47,9 @@ class NotifierSettings(CommonSettings):
     # Brandname gateways often refuse accented (Unicode) text, and it costs 2-3x the segments.
     sms_unaccented: bool = True
     sms_max_segments: int = 3
+    # SMS to one number a Vietnam day (0: no cap). Beyond it an SMS is held (``held_for_cap``), not sent,
+    # and the Office's daily digest lists it: a runaway client cannot run up the bill.
+    sms_daily_cap: int = 10
     sms_quiet_start: str = "21:00"  # Vietnam time; SMS that are not urgent wait until the end
     sms_quiet_end: str = "07:00"
     sms_per_second: float = 10.0  # for the sink
@@ -56,7 +59,8 @@ class NotifierSettings(CommonSettings):
 
     sink_dir: str = ".run/sink"
     templates_dir: str | None = None  # a folder of edited templates; default: the ones shipped
-    office_email: str = "vanphong@halong.example"  # the Office's address for deadline digests
+    office_email: str = "vanphong@halong.example"  # the Office's address for digests
+    daily_digest_hour: int = 8  # Vietnam time: yesterday's held and failed notifications, to the Office
 
     # Retries of temporary failures: 30 s, 1 min, 2 min, ... up to max_attempts sends.
     retry_base_seconds: float = 30.0

@@ -18,13 +18,14 @@ from typing import Any
 import httpx
 import structlog
 
+from services.notifier.digest import send_daily_digest
 from services.notifier.planning import plan
 from services.notifier.providers import build_providers
 from services.notifier.ratelimit import ProviderRateLimiter
 from services.notifier.sending import MAX_RATE_WAIT_SECONDS, Sender
 from services.notifier.settings import NotifierSettings, get_settings
 from shared import queues
-from shared.contracts import JOB_MESSAGES, LANES, NORMAL, NOTIFIER, Message
+from shared.contracts import BULK, JOB_MESSAGES, LANES, NORMAL, NOTIFIER, Message
 from shared.db import create_pg_pool
 from shared.logs import configure_logging
 
@@ -50,6 +51,11 @@ def lane_functions(lane: str) -> list[Any]:
         *(queues.consumer_job(name, handle) for name in JOB_MESSAGES if name.startswith(f"{NOTIFIER}.")),
         queues.func(send_notification, name=SEND_JOB),
     ]
+
+
+async def daily_digest(ctx: dict[str, Any]) -> int:
+    """notifier.digest.daily: yesterday's held and failed notifications, to the Office (once)."""
+    return await send_daily_digest(ctx["senders"][BULK])
 
 
 async def sweep(ctx: dict[str, Any]) -> int:
@@ -108,7 +114,10 @@ def build_worker(settings: NotifierSettings | None = None, **options: Any) -> qu
                     run_at_startup=True,
                     second=set(range(0, 60, settings.sweep_every_seconds)),
                     timeout=25,
-                )
+                ),
+                queues.cron(
+                    daily_digest, name="notifier.digest.daily", minute=set(range(0, 60, 10)), second=5, unique=True
+                ),
             ],
         ),
         *(

@@ -94,7 +94,12 @@ async def notifier_db(notifier_settings) -> AsyncIterator:
     """A session factory on the notifier's tables, emptied before the test; Redis emptied too."""
     engine = create_engine(notifier_settings)
     async with engine.begin() as conn:
-        await conn.execute(text("TRUNCATE notify.receipts, notify.notifications, notify.idempotency_keys CASCADE"))
+        await conn.execute(
+            text(
+                "TRUNCATE notify.receipts, notify.notifications, notify.sms_daily_counts, "
+                "notify.idempotency_keys CASCADE"
+            )
+        )
     client = aioredis.Redis.from_url(notifier_settings.redis_url)
     await client.flushdb()
     await client.aclose()

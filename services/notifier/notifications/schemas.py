@@ -9,7 +9,7 @@ from pydantic import Field
 
 from shared.schemas import ResponseModel, VietnamTime
 
-Status = Literal["created", "sending", "sent", "delivered", "temporary_failure", "permanent_failure"]
+Status = Literal["created", "sending", "sent", "delivered", "temporary_failure", "permanent_failure", "held_for_cap"]
 Channel = Literal["email", "sms"]
 
 
