@@ -18,7 +18,8 @@ services:  ## PostgreSQL and Redis: the local ones, else docker compose, else sa
 run: install services
 	@UV=$(UV) scripts/run-local
 
-test: install services
+test: install services  ## also the Debian programs the tests drive (scripts/ensure-test-tools)
+	@scripts/ensure-test-tools
 	@$(UV) run --frozen pytest
 
 bench: install services  ## the three benchmarks, one after the other (~10 minutes; see bench/README.md)
