@@ -15,6 +15,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope, Send
@@ -273,3 +274,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     # Starlette re-raising it into the server log as a crash.
     for exc_class in DATABASE_ERRORS:
         app.add_exception_handler(exc_class, on_unexpected)
+
+
+def describe(exc: AppError | ValidationError, *, english: bool = False) -> str:
+    """A failure in the words the API uses for it, on one line (the command line's messages): the
+    problem's detail, then each field's message."""
+    if isinstance(exc, ValidationError):
+        exc = InvalidFields(*field_errors_from_pydantic(exc.errors()))
+    body = problem_body("en" if english else "vi", "", exc.status, exc.problem, exc.detail_key, exc.params, exc.errors)
+    return " ".join([body["detail"], *(f"{e['field']}: {e['message']}" for e in body.get("errors", []))])

@@ -31,7 +31,7 @@ from services.api.units import service as units_service
 from services.api.units.importer import import_units
 from shared.auth import Role
 from shared.db import create_engine, ensure_database, session_factory
-from shared.problems import AppError
+from shared.problems import AppError, describe
 from shared.timeutil import to_vietnam
 
 app = typer.Typer(
@@ -45,6 +45,22 @@ app.add_typer(units_app, name="units")
 app.add_typer(seed_app, name="seed")
 
 T = TypeVar("T")
+# Messages in Vietnamese unless `ioc --lang en …` (the same texts the HTTP API answers with).
+_language = {"english": False}
+
+
+@app.callback()
+def _options(
+    lang: Annotated[str, typer.Option("--lang", help="language of messages: vi (default) or en")] = "vi",
+) -> None:
+    if lang not in ("vi", "en"):
+        raise typer.BadParameter("vi or en", param_hint="--lang")
+    _language["english"] = lang == "en"
+
+
+def _fail(exc: AppError | ValidationError, code: int = 1) -> typer.Exit:
+    typer.secho(describe(exc, english=_language["english"]), fg="red", err=True)
+    return typer.Exit(code)
 
 
 def _run(work: Callable[[Any], Awaitable[T]]) -> T:
@@ -60,8 +76,7 @@ def _run(work: Callable[[Any], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except AppError as exc:
-        typer.secho(f"error: {exc.detail_key} {exc.params or ''}", fg="red", err=True)
-        raise typer.Exit(1) from None
+        raise _fail(exc) from None
 
 
 async def _with_session(sessions: Any, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -92,8 +107,7 @@ def keys_create(
     try:
         data = KeyCreate(name=name, role=role, unit_code=unit, rate_limit_per_minute=rate_limit)
     except ValidationError as exc:
-        typer.secho("; ".join(e["msg"] for e in exc.errors()), fg="red", err=True)
-        raise typer.Exit(2) from None
+        raise _fail(exc, 2) from None
     created = _run(lambda s: _with_session(s, lambda session: keys_service.create_key(session, data)))
     typer.echo(
         f"id:    {created.id}\nrole:  {created.role.value}\nunit:  {created.unit_code or '-'}\n"
@@ -134,8 +148,11 @@ def units_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
         f"created {report.created}, updated {report.updated}, unchanged {report.unchanged}, "
         f"rejected {len(report.errors)}"
     )
-    for error in report.errors:
-        typer.secho(f"  {error}", fg="yellow", err=True)
+    for row in report.errors:
+        problem = describe(row.error, english=_language["english"])
+        typer.secho(
+            f"  {'row' if _language['english'] else 'dòng'} {row.line} ({row.code}): {problem}", fg="yellow", err=True
+        )
     if report.errors:
         raise typer.Exit(1)
 
@@ -150,6 +167,9 @@ def units_announce() -> None:
 @seed_app.command("demo")
 def seed_demo_command(
     keys: Annotated[bool, typer.Option(help="also make fresh demo keys (revoking the previous ones)")] = False,
+    keys_file: Annotated[Path, typer.Option(help="where --keys writes the new keys (replacing the old)")] = Path(
+        ".run/demo-keys.txt"
+    ),
 ) -> None:
     """Load Hạ Long's units, directive 984/UBND with its registrations, and a directive due in two weeks."""
     report = _run(seed_demo)
@@ -159,8 +179,11 @@ def seed_demo_command(
         f"registrations: {report.registrations}"
     )
     if keys:
-        for name, secret in _run(demo_keys).items():
-            typer.echo(f"{name:42} {secret}")
+        lines = [f"{name:42} {secret}" for name, secret in _run(demo_keys).items()]
+        keys_file.parent.mkdir(parents=True, exist_ok=True)
+        keys_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        typer.echo("\n".join(lines))
+        typer.echo(f"(the previous demo keys are revoked; these are in {keys_file})")
 
 
 if __name__ == "__main__":

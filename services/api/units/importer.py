@@ -22,12 +22,19 @@ from shared.problems import AppError
 GSO_KINDS = {"Phường": "ward", "Xã": "commune", "Thị trấn": "town", "Đặc khu": "town"}
 
 
+@dataclass(frozen=True)
+class RowError:
+    line: int  # in the file, counting the header as line 1
+    code: str | None
+    error: ValidationError | AppError
+
+
 @dataclass
 class ImportReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
 
 
 def _rows(path: Path) -> list[dict[str, str | None]]:
@@ -87,11 +94,5 @@ async def import_units(session: AsyncSession, path: Path, *, by: str) -> ImportR
                 report.unchanged += 1
         except (ValidationError, AppError) as exc:
             await session.rollback()
-            report.errors.append(f"row {line} ({row.get('code')}): {_describe(exc)}")
+            report.errors.append(RowError(line, row.get("code"), exc))
     return report
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-    return str(exc.params or exc.detail_key) if isinstance(exc, AppError) else str(exc)
