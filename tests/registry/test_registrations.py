@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.api.models import FocalPoint, OutboxMessage
+from services.api.registrations.schemas import NOMINATION_FIELDS
 from services.api.registrations.service import compose_registered
 from tests.builders import auth, create_directive, create_key, create_unit, registration
 
@@ -189,6 +190,21 @@ async def test_same_body_again_changes_nothing(client, db, setup):
     assert again.status_code == 200
     assert again.json()["id"] == first.json()["id"]
     assert await stored(db) == 1 and await stored(db, OutboxMessage) == 1
+
+
+@pytest.mark.parametrize("field", NOMINATION_FIELDS)
+async def test_a_change_in_any_field_of_the_nomination_is_a_new_version(client, db, setup, field):
+    body = registration(setup["directive"].id)
+    first = await client.post("/v1/registrations", json=body, headers=auth(setup["ward"]))
+    changed = {"phone": "0987 654 321", "email": "an.nv2@halong.gov.vn"}.get(field, f"{body[field]} (mới)")
+    again = await client.post("/v1/registrations", json={**body, field: changed}, headers=auth(setup["ward"]))
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["version"] == 2 and again.json()[field] != first.json()[field]
+    assert await stored(db) == 2
+
+
+def test_every_field_of_a_nomination_is_a_column_of_its_versions():
+    assert set(NOMINATION_FIELDS) <= set(FocalPoint.__table__.c.keys())
 
 
 async def test_replacement_is_a_new_version_and_history_keeps_all(client, db, setup):

@@ -1,19 +1,22 @@
 """The SQL of a registration, the registry's hot path: one call of ``registry.register_focal_point``
-(migration 0004) on the asyncpg connection directly, as a prepared statement.
+(migration 0007) on the asyncpg connection directly, as a prepared statement.
 
 Locking the unit, reading its newest version, superseding it and inserting the new version with its
-outbox row take one round trip this way instead of five through the ORM; on our hardware that is
-most of the difference between 4 ms and 2 ms of CPU a registration (see ``bench/``).
+outbox row take one round trip this way instead of five through the ORM (``docs/performance.md``).
+The request and the nomination travel as two JSON objects, by name; the new version comes back as a
+whole ``focal_points`` row.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import asyncpg
+import orjson
 
-REGISTER = "SELECT * FROM registry.register_focal_point($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+REGISTER = "SELECT outcome, directive_number, deadline, focal_point FROM registry.register_focal_point($1, $2)"
 
 
 async def register(
@@ -21,27 +24,20 @@ async def register(
     *,
     directive_id: uuid.UUID,
     unit_code: str,
-    fields: dict[str, str | None],
+    nomination: dict[str, Any],
     received_at: datetime,
     submitted_by: str,
-    outbox: tuple[uuid.UUID, str, str] | None,
+    outbox: dict[str, str] | None,
 ) -> asyncpg.Record:
     """Outcome ('created', 'unchanged', 'directive_not_found', 'unit_not_found', 'not_addressed'), the
-    directive's number and deadline, and the unit's active version after the call."""
-    outbox_id, queue, job_name = outbox or (None, None, None)
-    return await db.fetchrow(
-        REGISTER,
-        directive_id,
-        unit_code,
-        fields["full_name"],
-        fields["position"],
-        fields["phone"],
-        fields["email"],
-        fields["note"],
-        received_at,
-        submitted_by,
-        uuid.uuid4(),
-        outbox_id,
-        queue,
-        job_name,
-    )
+    directive's number and deadline, and the unit's active version after the call (a ``focal_points``
+    row, or None when the outcome is not 'created' or 'unchanged')."""
+    request = {
+        "directive_id": str(directive_id),
+        "unit_code": unit_code,
+        "received_at": received_at.isoformat(),
+        "submitted_by": submitted_by,
+        "new_id": str(uuid.uuid4()),
+        "outbox": outbox,
+    }
+    return await db.fetchrow(REGISTER, orjson.dumps(request).decode(), orjson.dumps(nomination).decode())

@@ -42,10 +42,12 @@ async def register(
         db,
         directive_id=data.directive_id,
         unit_code=data.unit_code,
-        fields=data.model_dump(include=set(NOMINATION_FIELDS)),
+        nomination=data.model_dump(include=set(NOMINATION_FIELDS)),
         received_at=received_at or utcnow(),
         submitted_by=principal.name,
-        outbox=(uuid.uuid4(), FocalPointRegistered.consumer(), FocalPointRegistered.job) if notify else None,
+        outbox={"id": str(uuid.uuid4()), "queue": FocalPointRegistered.consumer(), "job_name": FocalPointRegistered.job}
+        if notify
+        else None,
     )
     match row["outcome"]:
         case "directive_not_found":
@@ -56,19 +58,12 @@ async def register(
             raise AppError(
                 422, "validation-error", "unit-not-addressed", number=row["directive_number"], code=data.unit_code
             )
+    version = row["focal_point"]
     registration = RegistrationOut(
-        id=row["id"],
-        directive_id=data.directive_id,
+        **{field: version[field] for field in ("id", "directive_id", "version", "status", *NOMINATION_FIELDS)},
         unit_code=data.unit_code,
-        version=row["version"],
-        status=row["status"],
-        full_name=row["full_name"],
-        position=row["position"],
-        phone=row["phone"],
-        email=row["email"],
-        note=row["note"],
-        submitted_at=row["submitted_at"],
-        on_time=row["submitted_at"] < row["deadline"],
+        submitted_at=version["submitted_at"],
+        on_time=version["submitted_at"] < row["deadline"],
     )
     return registration, row["outcome"] == "created"
 
