@@ -197,17 +197,43 @@ async def test_patch_renames_in_nfc_and_search_follows(client, db):
     assert codes(await client.get("/v1/units", params={"q": "ha phong"}, headers=headers)) == []
 
 
-async def test_patch_null_clears_optional_fields(client, db):
+async def test_patch_null_changes_nothing(client, db):
+    # Apps send null for what they leave empty: a PATCH of every field, most of them null, changes
+    # only the others (it used to clear the unit's contacts).
     await create_unit(db, "193", name="Thành phố Hạ Long", kind="city")
     await create_unit(
         db, "06652", email="hp@halong.gov.vn", phone="0203 3835 555", staff_headcount=40, parent_code="193"
     )
-    body = {"email": None, "phone": None, "staff_headcount": None, "parent_code": None}
+    body = {
+        "name": None,
+        "kind": None,
+        "active": None,
+        "email": None,
+        "phone": None,
+        "parent_code": None,
+        "staff_headcount": 41,
+    }
     response = await client.patch("/v1/units/06652", json=body, headers=await office(db))
     assert response.status_code == 200, response.text
-    assert {k: response.json()[k] for k in body} == body
     [unit] = await stored(db, "06652")
-    assert (unit.email, unit.phone, unit.staff_headcount, unit.parent_code) == (None, None, None, None)
+    assert (unit.name, unit.kind, unit.active) == ("Phường 06652", "ward", True)
+    assert (unit.email, unit.phone, unit.parent_code, unit.staff_headcount) == (
+        "hp@halong.gov.vn",
+        "+842033835555",
+        "193",
+        41,
+    )
+
+
+async def test_patch_empty_text_clears_contacts_and_parent(client, db):
+    await create_unit(db, "193", name="Thành phố Hạ Long", kind="city")
+    await create_unit(db, "06652", email="hp@halong.gov.vn", phone="0203 3835 555", parent_code="193")
+    body = {"email": "", "phone": "", "parent_code": ""}
+    response = await client.patch("/v1/units/06652", json=body, headers=await office(db))
+    assert response.status_code == 200, response.text
+    assert {k: response.json()[k] for k in body} == dict.fromkeys(body)
+    [unit] = await stored(db, "06652")
+    assert (unit.email, unit.phone, unit.parent_code) == (None, None, None)
 
 
 @pytest.mark.parametrize(
@@ -229,14 +255,14 @@ async def test_patch_bad_fields_are_422_and_change_nothing(client, db, body, fie
     assert (unit.code, unit.kind, unit.email, unit.parent_code) == ("06652", "ward", "hp@halong.gov.vn", None)
 
 
-@pytest.mark.parametrize("field", ["name", "kind", "active"])
-async def test_patch_null_on_required_field_is_422(client, db, field):
-    await create_unit(db, "06652", name="Phường Hà Phong")
-    response = await client.patch("/v1/units/06652", json={field: None}, headers=await office(db))
+@pytest.mark.parametrize("field", ["name", "kind", "active", "staff_headcount"])
+async def test_patch_empty_text_for_a_field_that_cannot_be_cleared_is_422(client, db, field):
+    await create_unit(db, "06652", name="Phường Hà Phong", staff_headcount=40)
+    response = await client.patch("/v1/units/06652", json={field: ""}, headers=await office(db))
     assert response.status_code == 422, response.text
     assert field in field_errors(response)
     [unit] = await stored(db, "06652")
-    assert unit.name == "Phường Hà Phong" and unit.kind == "ward" and unit.active is True
+    assert (unit.name, unit.kind, unit.active, unit.staff_headcount) == ("Phường Hà Phong", "ward", True, 40)
 
 
 async def test_patch_unknown_unit_is_404(client, db):
