@@ -112,7 +112,7 @@ def _document_errors(path: str, method: str, operation: dict[str, Any]) -> None:
             statuses |= {409: COMMON[409], 422: COMMON[422]}
     elif schemes:
         statuses[401] = COMMON[401]
-    if parameters:
+    if any(_can_fail(parameter) for parameter in parameters):
         statuses[422] = COMMON[422]
     if "requestBody" in operation:
         statuses |= {413: COMMON[413], 415: COMMON[415], 422: COMMON[422]}
@@ -123,6 +123,8 @@ def _document_errors(path: str, method: str, operation: dict[str, Any]) -> None:
     if not parameters:
         del operation["parameters"]
     responses = operation.setdefault("responses", {})
+    if 422 not in statuses and _is_fastapi_validation_error(responses.get("422", {})):
+        del responses["422"]  # FastAPI's, for parameters that cannot be refused
     for status, description in sorted(statuses.items()):
         declared = responses.get(str(status))
         if declared is None or _is_fastapi_validation_error(declared):
@@ -131,6 +133,16 @@ def _document_errors(path: str, method: str, operation: dict[str, Any]) -> None:
             declared["description"] = f"{declared.get('description', '')}. Also: {description}"
             if headers := problem_response(status, description).get("headers"):
                 declared.setdefault("headers", {}).update(headers)
+
+
+def _can_fail(parameter: dict[str, Any]) -> bool:
+    """Whether a value of the parameter can be refused: anything but free text (If-None-Match)."""
+    schema = parameter.get("schema", {})
+    kinds = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
+    annotations = {"type", "title", "description", "examples", "default"}
+    return parameter.get("required", False) or not all(
+        kind.get("type") == "string" and set(kind) <= annotations for kind in kinds
+    )
 
 
 def _is_fastapi_validation_error(response: dict[str, Any]) -> bool:

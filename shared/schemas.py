@@ -122,7 +122,7 @@ _EMAIL = re.compile(EMAIL_PATTERN.replace("$", r"\Z"))
 
 
 def _email(value: object) -> str:
-    value = _check_string(value, 254)
+    value = normalize_text(_check_string(value, 254))  # whitespace folded, as in all text
     try:
         if not _EMAIL.match(value):
             raise EmailNotValidError("not an address mail can reach")
@@ -141,7 +141,8 @@ Email = Annotated[
             "format": "email",
             "maxLength": 254,
             "pattern": EMAIL_PATTERN,
-            "description": "an address that can receive mail; its domain is returned lower-cased",
+            "description": "an address that can receive mail (surrounding whitespace is ignored); its domain is "
+            "returned lower-cased",
             "examples": ["an.nv@halong.gov.vn"],
         }
     ),
