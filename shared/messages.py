@@ -161,6 +161,7 @@ FIELD_MESSAGES: dict[str, tuple[str, str]] = {
         "Phải là thời điểm RFC 3339 có múi giờ, ví dụ 2020-02-15T00:00:00+07:00.",
         "Must be an RFC 3339 time with offset, e.g. 2020-02-15T00:00:00+07:00.",
     ),
+    "year_out_of_range": ("Năm phải từ 1900 đến 2199.", "The year must be from 1900 to 2199."),
     "timezone_aware": (
         "Thời điểm phải có múi giờ (ví dụ +07:00).",
         "The time must carry an offset (e.g. +07:00).",

@@ -8,6 +8,7 @@ error JSON, and no stack trace or SQL ever reaches a client.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Route
 from starlette.types import Scope, Send
 
 from shared.db import DATABASE_ERRORS, is_database_unavailable
@@ -255,16 +255,15 @@ def field_errors_from_pydantic(raw: Sequence[Mapping[str, Any]]) -> list[FieldEr
 
 
 def _methods_of(request: Request) -> list[str]:
-    """Every method the request's path answers, over all the app's routes."""
+    """Every method the request's path has, as the app's OpenAPI document lists them."""
+    paths = getattr(request.app.state, "path_methods", None)
+    if paths is None:
+        paths = request.app.state.path_methods = [
+            (re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + r"\Z"), sorted(m.upper() for m in item))
+            for path, item in request.app.openapi().get("paths", {}).items()
+        ]
     path = request.scope["path"]
-    return sorted(
-        {
-            method
-            for route in request.app.router.routes
-            if isinstance(route, Route) and route.path_regex.match(path)
-            for method in route.methods or ()
-        }
-    )
+    return next((methods for pattern, methods in paths if pattern.match(path)), [])
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -291,8 +290,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.status_code == 400:  # FastAPI could not read the body (not UTF-8, say): not JSON, then
             return problem_response(request, 422, "validation-error", errors=[FieldError("body", "json_invalid")])
         headers = getattr(exc, "headers", None)
-        if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
-            headers = {**(headers or {}), "Allow": ", ".join(_methods_of(request))}
+        if exc.status_code == 405 and (methods := _methods_of(request)):
+            # Starlette names the methods of the first route of the path only.
+            headers = {**(headers or {}), "Allow": ", ".join(methods)}
         problem = {
             401: "unauthorized",
             403: "forbidden",

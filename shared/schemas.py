@@ -48,6 +48,7 @@ UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 
 _DATE = re.compile(DATE_PATTERN.replace("$", r"\Z"))
 _INSTANT = re.compile(INSTANT_PATTERN.replace("$", r"\Z"))
+_ANY_YEAR = re.compile(r"[0-9]{4}(?=-)")
 _UUID = re.compile(UUID_PATTERN.replace("$", r"\Z"))
 _UNIT_CODE = re.compile(UNIT_CODE_PATTERN.replace("$", r"\Z"))
 
@@ -239,6 +240,8 @@ def _calendar_date(value: object) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):  # built in Python, not read from JSON
         return value
     if not isinstance(value, str) or not _DATE.match(value):
+        if isinstance(value, str) and _DATE.match(_ANY_YEAR.sub("2000", value, count=1)):
+            raise _error("year_out_of_range")
         raise _error("date_parsing")
     try:
         return date.fromisoformat(value)
@@ -255,9 +258,11 @@ def _instant(value: object) -> datetime:
     if not isinstance(value, str):
         raise _error("datetime_type")
     if not _INSTANT.match(value):
-        # Name the most useful fault: a missing offset is common, the rest is "not RFC 3339".
+        # Name the most useful fault: a missing offset, a year out of range, else "not RFC 3339".
         if _INSTANT.match(value + "Z"):
             raise _error("timezone_aware")
+        if _INSTANT.match(_ANY_YEAR.sub("2000", value, count=1)):
+            raise _error("year_out_of_range")
         raise _error("datetime_parsing")
     try:
         return msgspec.convert(value, datetime)
