@@ -87,7 +87,7 @@ schemathesis.openapi.format("date-time", _instants())
 # Fixed, so that a run in CI is the run a developer repeats; IOC_FUZZ_SEED explores others.
 SEED = int(os.environ.get("IOC_FUZZ_SEED", "20200213"))
 # Examples drawn per operation and phase (IOC_FUZZ_EXAMPLES for a deeper run).
-EXAMPLES = int(os.environ.get("IOC_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("IOC_FUZZ_EXAMPLES", "50"))
 IDEMPOTENCY_MISMATCH = "/problems/idempotency-mismatch"
 
 
