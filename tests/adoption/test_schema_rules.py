@@ -82,8 +82,8 @@ async def test_an_event_time_is_rfc_3339_within_1900_to_2199(adoption_client, of
 
 
 async def test_an_event_before_year_1_in_utc_does_not_break_the_metrics(adoption, adoption_client, office):
-    # It was taken, and from then on GET /v1/adoption/units and /summary answered 500 (its time, in
-    # UTC, is before year 1: Python cannot hold it).
+    # Its time, in UTC, is before year 1, which Python cannot hold: once folded, every read of the
+    # metrics would fail on it.
     body = {"events": [event("0912345678", at="0001-01-01T00:00:00+07:00")]}
     assert (await adoption_client.post(EVENTS, json=body, headers=office)).status_code == 422
     await fold(adoption)

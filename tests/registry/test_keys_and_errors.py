@@ -327,7 +327,7 @@ async def test_cli_imports_the_gso_list_once(client, db, registry_settings, tmp_
     ],
 )
 async def test_405_names_every_method_of_the_path(client, db, method, path, allowed):
-    # Starlette named only the first route's methods: Allow said GET where PATCH was also allowed.
+    # Starlette names only the first route's methods: GET where PATCH is allowed too.
     response = await client.request(method, path, headers=auth(await create_key(db, "office")))
     assert response.status_code == 405
     assert response.headers["allow"] == allowed
@@ -341,7 +341,7 @@ async def test_a_body_that_is_not_json_is_415(client, db, content_type):
         headers["Content-Type"] = content_type
     body = json.dumps({"code": "06652", "name": "Phường Hà Phong", "kind": "ward"})
     response = await client.post("/v1/units", content=body, headers=headers)
-    assert response.status_code == 415  # it was a 422 saying the body must be an object
+    assert response.status_code == 415  # not a 422 saying the body must be an object
     assert response.json()["type"] == "/problems/unsupported-media-type"
 
 

@@ -324,7 +324,7 @@ async def test_focal_points_and_history_are_scoped_for_ward_apps(client, db, set
 
 
 async def test_null_for_an_optional_field_is_absent(client, db, setup):
-    # Ward apps send explicit nulls; a null note answered 500 (a max_length applied to None).
+    # Ward apps send explicit nulls (a max_length applied to None must not turn them into a 500).
     body = registration(setup["directive"].id, position=None, note=None)
     response = await client.post("/v1/registrations", json=body, headers=auth(setup["ward"]))
     assert response.status_code == 201, response.text
@@ -345,7 +345,7 @@ async def test_a_blank_full_name_is_refused_as_its_schema_says(client, db, setup
 
 
 async def test_a_lone_surrogate_is_refused_and_stores_nothing(client, db, setup):
-    # JSON may escape half of a surrogate pair; PostgreSQL cannot store it (it was a 500).
+    # JSON may escape half of a surrogate pair; PostgreSQL cannot store it.
     body = json.dumps(registration(setup["directive"].id, full_name="An")).replace('"An"', '"An\\ud800"')
     response = await client.post(
         "/v1/registrations", content=body, headers=auth(setup["ward"], **{"Content-Type": "application/json"})

@@ -199,7 +199,7 @@ async def test_patch_renames_in_nfc_and_search_follows(client, db):
 
 async def test_patch_null_changes_nothing(client, db):
     # Apps send null for what they leave empty: a PATCH of every field, most of them null, changes
-    # only the others (it used to clear the unit's contacts).
+    # only the others and keeps the unit's contacts.
     await create_unit(db, "193", name="Thành phố Hạ Long", kind="city")
     await create_unit(
         db, "06652", email="hp@halong.gov.vn", phone="0203 3835 555", staff_headcount=40, parent_code="193"
@@ -407,7 +407,7 @@ async def test_an_address_mail_cannot_reach_is_refused(client, db, email):
 
 
 async def test_a_name_whose_case_folding_outgrows_its_column_is_stored_and_found(client, db):
-    # "ß" folds to "ss": 200 of them made a search name of 400 characters, over its column (a 500).
+    # "ß" folds to "ss": 200 of them make a search name of 400 characters, over its column.
     response = await client.post("/v1/units", json=new_unit(name="ß" * 200), headers=await office(db))
     assert response.status_code == 201, response.text
     assert codes(await client.get("/v1/units", params={"q": "ssss"}, headers=await office(db))) == ["06652"]
