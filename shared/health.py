@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 Check = Callable[[], Awaitable[None]]
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(description='each dependency: "ok", or "unavailable: <kind of error>"')
 
 
 def database_check(engine_getter: Callable[[], AsyncEngine]) -> Check:
@@ -35,7 +42,18 @@ def health_router(checks: dict[str, Check], timeout_seconds: float = 2.0) -> API
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="The database and Redis answer", responses={503: {"description": "Not ready"}})
+    @router.get(
+        "/readyz",
+        summary="The database and Redis answer",
+        response_model=Readiness,
+        responses={
+            503: {
+                "model": Readiness,
+                "description": "Not ready",
+                "headers": {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}},
+            }
+        },
+    )
     async def readyz() -> JSONResponse:
         async def run(check: Check) -> str:
             try:

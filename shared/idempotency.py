@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -47,6 +48,13 @@ from shared.problems import FieldError, send_problem
 log = structlog.get_logger("idempotency")
 
 HEADER = b"idempotency-key"
+# Printable Latin-1 (what a header carries), neither starting nor ending with a space: the OpenAPI
+# documents state this pattern.
+IDEMPOTENCY_KEY_PATTERN = (
+    "^[\\u0021-\\u007e\\u00a1-\\u00ac\\u00ae-\\u00ff]"
+    "(?:[\\u0020-\\u007e\\u00a1-\\u00ac\\u00ae-\\u00ff]*[\\u0021-\\u007e\\u00a1-\\u00ac\\u00ae-\\u00ff])?$"
+)
+_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN.replace("$", r"\Z"))
 # Response headers worth replaying; the rest (date, request id) belong to the replay itself.
 _REPLAYED_HEADERS = {b"content-type", b"location", b"retry-after"}
 
@@ -76,17 +84,16 @@ class IdempotencyMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST" or HEADER not in headers:
             await self.app(scope, receive, send)
             return
-        key = headers[HEADER].decode("latin-1").strip()
+        key = headers[HEADER].decode("latin-1").strip(" \t")  # optional whitespace around a header value
         body = await _read_body(receive)
         replay_receive = _replaying(body, receive)
-        if not (0 < len(key) <= 255 and key.isprintable()):
-            await send_problem(
-                scope,
-                send,
-                422,
-                "validation-error",
-                errors=[FieldError("Idempotency-Key", "string_too_long", max_length=255)],
+        if len(key) > 255 or not _KEY.match(key):
+            error = (
+                FieldError("Idempotency-Key", "string_too_long", max_length=255)
+                if len(key) > 255
+                else FieldError("Idempotency-Key", "string_pattern_mismatch")
             )
+            await send_problem(scope, send, 422, "validation-error", errors=[error])
             return
         token = headers.get(b"authorization", b"").decode("latin-1").removeprefix("Bearer ").strip()
         state = scope["app"].state

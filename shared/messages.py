@@ -130,6 +130,11 @@ FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "dict_type": ("Phải là một đối tượng JSON.", "Must be a JSON object."),
     "model_type": ("Phải là một đối tượng JSON.", "Must be a JSON object."),
     "json_invalid": ("Nội dung không phải JSON hợp lệ.", "The body is not valid JSON."),
+    "text_or_integer": ("Phải là chuỗi ký tự hoặc số nguyên.", "Must be text or an integer."),
+    "string_unicode": (
+        "Chứa ký tự Unicode không hợp lệ (nửa cặp thay thế).",
+        "Holds an invalid Unicode character (a lone surrogate).",
+    ),
     "string_too_short": ("Phải có ít nhất {min_length} ký tự.", "Must have at least {min_length} characters."),
     "string_too_long": ("Không được dài quá {max_length} ký tự.", "Must have at most {max_length} characters."),
     "too_short": ("Phải có ít nhất {min_length} phần tử.", "Must have at least {min_length} items."),
@@ -156,6 +161,7 @@ FIELD_MESSAGES: dict[str, tuple[str, str]] = {
         "Phải là thời điểm RFC 3339 có múi giờ, ví dụ 2020-02-15T00:00:00+07:00.",
         "Must be an RFC 3339 time with offset, e.g. 2020-02-15T00:00:00+07:00.",
     ),
+    "year_out_of_range": ("Năm phải từ 1900 đến 2199.", "The year must be from 1900 to 2199."),
     "timezone_aware": (
         "Thời điểm phải có múi giờ (ví dụ +07:00).",
         "The time must carry an offset (e.g. +07:00).",
@@ -204,6 +210,16 @@ FIELD_MESSAGES: dict[str, tuple[str, str]] = {
         "Mã đơn vị chỉ gồm chữ in hoa, chữ số và dấu gạch ngang (tối đa 32 ký tự).",
         "A unit code has upper-case letters, digits and hyphens only (at most 32 characters).",
     ),
+    "unit_not_addressed": (
+        "Văn bản {number} không gửi tới đơn vị {code}.",
+        "Directive {number} does not address unit {code}.",
+    ),
+    "installed_above_total": (
+        "Không được lớn hơn tổng số cán bộ ({le}).",
+        "Must not exceed the staff total ({le}).",
+    ),
+    "range_reversed": ("Phải từ ngày {start} trở đi.", "Must be {start} or later."),
+    "range_too_long": ("Khoảng thời gian tối đa {days} ngày.", "The range may span at most {days} days."),
     "value_error": ("Giá trị không hợp lệ.", "Invalid value."),
     "date_in_future": ("Ngày không được ở tương lai.", "The date cannot be in the future."),
     "occurred_in_future": (
@@ -216,3 +232,25 @@ FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     ),
 }
 DEFAULT_FIELD_MESSAGE = ("Giá trị không hợp lệ.", "Invalid value.")
+
+# Codes of the rules a JSON Schema cannot state, because they depend on stored data, on another field,
+# on the clock or on the caller: a request its schema allows may still break one (422, each error naming
+# its code). Every other 422 code is a rule the OpenAPI documents state.
+RULE_CODES = frozenset(
+    {
+        "unit_codes_unknown",  # no active unit has that code
+        "unit_codes_duplicate",  # the same unit twice, in another case
+        "unit_not_addressed",  # the directive does not address the unit
+        "deadline_before_issue",  # another field
+        "parent_unknown",  # no unit has that code
+        "parent_self",  # another field
+        "role_needs_unit",  # another field
+        "role_forbids_unit",  # another field
+        "installed_above_total",  # another field
+        "range_reversed",  # another field
+        "range_too_long",  # another field
+        "date_in_future",  # the clock
+        "occurred_in_future",  # the clock
+        "cursor_invalid",  # not a next_cursor this service gave
+    }
+)

@@ -10,11 +10,14 @@ from fastapi import Query
 from pydantic import BaseModel
 
 from shared.problems import FieldError, InvalidFields
+from shared.schemas import query_integer
 
 T = TypeVar("T")
 
-Limit = Annotated[int, Query(ge=1, le=1000, description="page size (at most 1,000)")]
-Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
+Limit = Annotated[query_integer(1, 1000), Query(description="page size (at most 1,000)")]
+Cursor = Annotated[
+    str | None, Query(max_length=512, description="`next_cursor` of the previous page, as given (opaque)")
+]
 
 
 class Page(BaseModel, Generic[T]):
@@ -32,7 +35,7 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
         return None
     try:
         position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except ValueError:
+    except (ValueError, TypeError):  # not base64, not UTF-8, not JSON
         raise InvalidFields(FieldError("cursor", "cursor_invalid")) from None
     if not isinstance(position, list):
         raise InvalidFields(FieldError("cursor", "cursor_invalid"))

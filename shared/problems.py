@@ -8,6 +8,7 @@ error JSON, and no stack trace or SQL ever reaches a client.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,7 +16,8 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope, Send
@@ -27,6 +29,39 @@ log = structlog.get_logger("problems")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 DB_RETRY_AFTER_SECONDS = 5
+
+
+class FieldErrorOut(BaseModel):
+    """One field's failure, as problem documents and adoption's ``rejected`` entries show it."""
+
+    field: str = Field(description="dotted path of the field (`body`: the body as a whole)", examples=["phone"])
+    message: str = Field(description="for people, in Vietnamese or English (Accept-Language)")
+    code: str = Field(
+        description="for programs: the rule broken, a stable key such as `string_too_long`, "
+        "`phone_old_format`, `unit_not_addressed`",
+        examples=["phone_old_format"],
+    )
+
+
+class RejectedEvent(BaseModel):
+    index: int = Field(description="the event's position in `events`, from 0")
+    errors: list[FieldErrorOut]
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document (``application/problem+json``); other members may follow."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="a relative URI naming the kind of problem", examples=["/problems/validation-error"])
+    title: str = Field(description="the kind of problem, for people")
+    status: int = Field(description="the HTTP status")
+    detail: str = Field(description="this occurrence, for people")
+    instance: str = Field(description="the request's path")
+    errors: list[FieldErrorOut] | SkipJsonSchema[None] = Field(None, description="each field's failure (422)")
+    rejected: list[RejectedEvent] | SkipJsonSchema[None] = Field(
+        None, description="POST /v1/adoption/events: each event's failures, when none is valid"
+    )
 
 
 class FieldError:
@@ -80,6 +115,12 @@ class InvalidFields(AppError):
         super().__init__(422, "validation-error", detail_key, errors=errors, **params)
 
 
+def is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type is JSON (``application/json``, or ``application/…+json``), as FastAPI reads it."""
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
 def prefers_english(accept_language: str | None) -> bool:
     """True when the client ranks English above Vietnamese (or asks for English and not Vietnamese)."""
     if not accept_language:
@@ -112,9 +153,14 @@ def _pick(pair: tuple[str, str], english: bool, params: Mapping[str, Any]) -> st
 
 
 def render_field_errors(errors: Sequence[FieldError], english: bool) -> list[dict[str, str]]:
-    """Field errors as the API shows them: ``[{"field": ..., "message": ...}]`` in the chosen language."""
+    """Field errors as the API shows them: ``[{"field", "message", "code"}]``, the message in the chosen
+    language, the code its stable key."""
     return [
-        {"field": e.field, "message": _pick(FIELD_MESSAGES.get(e.key, DEFAULT_FIELD_MESSAGE), english, e.params)}
+        {
+            "field": e.field,
+            "message": _pick(FIELD_MESSAGES.get(e.key, DEFAULT_FIELD_MESSAGE), english, e.params),
+            "code": e.key,
+        }
         for e in errors
     ]
 
@@ -208,6 +254,18 @@ def field_errors_from_pydantic(raw: Sequence[Mapping[str, Any]]) -> list[FieldEr
     return errors
 
 
+def _methods_of(request: Request) -> list[str]:
+    """Every method the request's path has, as the app's OpenAPI document lists them."""
+    paths = getattr(request.app.state, "path_methods", None)
+    if paths is None:
+        paths = request.app.state.path_methods = [
+            (re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + r"\Z"), sorted(m.upper() for m in item))
+            for path, item in request.app.openapi().get("paths", {}).items()
+        ]
+    path = request.scope["path"]
+    return next((methods for pattern, methods in paths if pattern.match(path)), [])
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_app_error(request: Request, exc: AppError) -> JSONResponse:
         return problem_response(
@@ -222,9 +280,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return problem_response(request, 422, "validation-error", errors=field_errors_from_pydantic(exc.errors()))
+        errors = exc.errors()
+        # FastAPI reads a body as JSON only when its Content-Type says JSON; otherwise the model gets bytes.
+        if any(tuple(e.get("loc", ())) == ("body",) and isinstance(e.get("input"), bytes) for e in errors):
+            return problem_response(request, 415, "unsupported-media-type")
+        return problem_response(request, 422, "validation-error", errors=field_errors_from_pydantic(errors))
 
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI could not read the body (not UTF-8, say): not JSON, then
+            return problem_response(request, 422, "validation-error", errors=[FieldError("body", "json_invalid")])
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405 and (methods := _methods_of(request)):
+            # Starlette names the methods of the first route of the path only.
+            headers = {**(headers or {}), "Allow": ", ".join(methods)}
         problem = {
             401: "unauthorized",
             403: "forbidden",
@@ -233,13 +301,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             413: "payload-too-large",
             415: "unsupported-media-type",
         }.get(exc.status_code, "internal-error")
-        return problem_response(
-            request,
-            exc.status_code,
-            problem,
-            params=getattr(exc, "params", None),
-            headers=getattr(exc, "headers", None),
-        )
+        return problem_response(request, exc.status_code, problem, params=getattr(exc, "params", None), headers=headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, sa_exc.TimeoutError):  # every pooled connection busy: overload, not an outage

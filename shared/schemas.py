@@ -1,95 +1,350 @@
-"""Field types the services' request and response models share."""
+"""Field types the services' request and response models share.
+
+Each request type checks exactly what its JSON Schema (in the OpenAPI documents) states, so that a
+request the schema allows is accepted and one it forbids is a 422: lengths count the characters as
+sent, text must hold a character that normalisation keeps, integers are JSON integers (``3.0`` is
+one, ``"3"`` and ``true`` are not), dates and times are RFC 3339 text with the years the services
+can store and show. Rules that depend on stored data, on another field or on the clock are the
+services' own and answer 422 with a code listed in ``shared.messages.RULE_CODES``.
+
+``null`` for an optional field means the field is absent (``RequestModel``).
+"""
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any, get_args
 
 import msgspec
-from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.phones import parse_phone
 from shared.text import normalize_text
 from shared.timeutil import to_vietnam
 
+# Characters that ``normalize_text`` removes or folds away (whitespace, controls, invisible format
+# characters); tests/shared/test_schemas.py checks the class against every code point.
+REMOVED_CHARACTERS = "\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u2064\\u3000\\ufeff"
+# A JSON Schema pattern (unanchored: it matches anywhere) for "holds a character that is kept".
+VISIBLE = f"[^{REMOVED_CHARACTERS}]"
 
-def _clean(value: str) -> str:
-    cleaned = normalize_text(value)
-    if not cleaned:
-        raise PydanticCustomError("text_blank", "must not be blank")
-    return cleaned
+# Years 1900-2199: every instant of them has a UTC and a Vietnam time that Python and PostgreSQL
+# represent, so nothing sent can overflow a conversion.
+YEAR = "(?:19|2[01])[0-9]{2}"
+DATE_PATTERN = f"^{YEAR}-[0-9]{{2}}-[0-9]{{2}}$"
+# RFC 3339 (``T`` and ``Z`` in either case, seconds required, no leap second), within those years.
+INSTANT_PATTERN = (
+    f"^{YEAR}-[0-9]{{2}}-[0-9]{{2}}"  # the date
+    "[Tt][0-9]{2}:[0-9]{2}:[0-5][0-9](?:[.][0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"  # the time and offset
+)
+# A unit's code: GSO codes of wards and communes (06652), the project's own for departments (HL-VP);
+# compared and stored upper-case.
+UNIT_CODE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
+UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+_DATE = re.compile(DATE_PATTERN.replace("$", r"\Z"))
+_INSTANT = re.compile(INSTANT_PATTERN.replace("$", r"\Z"))
+_ANY_YEAR = re.compile(r"[0-9]{4}(?=-)")
+_UUID = re.compile(UUID_PATTERN.replace("$", r"\Z"))
+_UNIT_CODE = re.compile(UNIT_CODE_PATTERN.replace("$", r"\Z"))
 
 
-def _clean_optional(value: str | None) -> str | None:
-    if value is None:
-        return None
-    return normalize_text(value) or None
+def _error(kind: str, **context: Any) -> PydanticCustomError:
+    return PydanticCustomError(kind, kind, context or None)
 
 
-def _email(value: str) -> str:
+def _check_string(value: object, max_length: int) -> str:
+    if not isinstance(value, str):
+        raise _error("string_type")
+    if len(value) > max_length:
+        raise _error("string_too_long", max_length=max_length)
     try:
-        # Syntax only: a registration must not fail because DNS is slow; delivery is the notifier's job.
-        return validate_email(normalize_text(value), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise PydanticCustomError("email_invalid", "invalid e-mail", {"reason": str(exc)}) from None
-
-
-def _string(value: object) -> object:
-    """Reject numbers and booleans where text is expected instead of silently converting them."""
-    if value is not None and not isinstance(value, str):
-        raise PydanticCustomError("string_type", "must be a string")
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate escape ("\ud800"): not Unicode text
+        raise _error("string_unicode") from None
     return value
 
 
-# Text stored and compared in NFC with whitespace folded; blank is refused.
-Text = Annotated[str, BeforeValidator(_string), AfterValidator(_clean)]
-OptionalText = Annotated[str | None, BeforeValidator(_string), AfterValidator(_clean_optional)]
-Email = Annotated[str, BeforeValidator(_string), AfterValidator(_email)]
-MobilePhone = Annotated[str, BeforeValidator(_string), AfterValidator(lambda v: parse_phone(v, mobile_only=True))]
-AnyPhone = Annotated[str, BeforeValidator(_string), AfterValidator(lambda v: parse_phone(v, mobile_only=False))]
+def text(max_length: int, **schema: Any) -> Any:
+    """Text stored in NFC with whitespace folded; blank is refused. At most ``max_length`` characters
+    as sent, and as stored (NFC can lengthen a few rare characters)."""
+
+    def check(value: object) -> str:
+        cleaned = normalize_text(_check_string(value, max_length))
+        if not cleaned:
+            raise _error("text_blank")
+        if len(cleaned) > max_length:
+            raise _error("string_too_long", max_length=max_length)
+        return cleaned
+
+    json_schema = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": VISIBLE, **schema}
+    return Annotated[str, PlainValidator(check), WithJsonSchema(json_schema)]
 
 
-def _text_only(kind: str):
-    """JSON has no date type: accept text only, never a number read as a Unix timestamp."""
+def optional_text(max_length: int, **schema: Any) -> Any:
+    """Like ``text``, but ``null`` and blank text both mean "none"."""
 
-    def check(value: object) -> object:
-        if not isinstance(value, str | date):
-            raise PydanticCustomError(kind, "must be text")
+    def check(value: object) -> str | None:
+        if value is None:
+            return None
+        cleaned = normalize_text(_check_string(value, max_length))
+        if len(cleaned) > max_length:
+            raise _error("string_too_long", max_length=max_length)
+        return cleaned or None
+
+    json_schema = {"anyOf": [{"type": "string", "maxLength": max_length}, {"type": "null"}], **schema}
+    return Annotated[str | None, PlainValidator(check), WithJsonSchema(json_schema)]
+
+
+def _phone(*, mobile_only: bool):
+    def check(value: object) -> str:
+        return parse_phone(_check_string(value, 32), mobile_only=mobile_only)
+
+    return check
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c}]" for c in word)
+
+
+# An address that can receive mail from anywhere, as email-validator reads it (internationalised domains
+# allowed): beyond the "email" format, one "@", at most 64 characters before it, a dot in the domain, a
+# top-level domain that ends with a letter and is not a special-use one (.test, .local...).
+EMAIL_PATTERN = (
+    "^[^@]{1,64}@"
+    f"(?!(?:[^@]*[.])?(?:{'|'.join(_any_case(d) for d in SPECIAL_USE_DOMAIN_NAMES)})$)"
+    "[^@]*[.][^@]*[A-Za-z]$"
+)
+_EMAIL = re.compile(EMAIL_PATTERN.replace("$", r"\Z"))
+
+
+def _email(value: object) -> str:
+    value = normalize_text(_check_string(value, 254))  # whitespace folded, as in all text
+    try:
+        if not _EMAIL.match(value):
+            raise EmailNotValidError("not an address mail can reach")
+        # Syntax only: a registration must not fail because DNS is slow; delivery is the notifier's job.
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise _error("email_invalid", reason=str(exc)) from None
+
+
+Email = Annotated[
+    str,
+    PlainValidator(_email),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "email",
+            "maxLength": 254,
+            "pattern": EMAIL_PATTERN,
+            "description": "an address that can receive mail (surrounding whitespace is ignored); its domain is "
+            "returned lower-cased",
+            "examples": ["an.nv@halong.gov.vn"],
+        }
+    ),
+]
+# Vietnamese numbers in any usual form, returned in E.164. "vn-mobile" and "vn-phone" are this API's
+# own formats (shared/phones.py says which numbers they take; none of them is longer than 32 characters).
+MobilePhone = Annotated[
+    str,
+    PlainValidator(_phone(mobile_only=True)),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "vn-mobile",
+            "description": "a Vietnamese mobile number (it receives SMS): 0912345678, 0912 345 678, "
+            "+84912345678 or 84912345678; returned in E.164",
+            "examples": ["0912 345 678"],
+        }
+    ),
+]
+AnyPhone = Annotated[
+    str,
+    PlainValidator(_phone(mobile_only=False)),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "vn-phone",
+            "description": "a Vietnamese number, landline or mobile, in any usual form; returned in E.164",
+            "examples": ["0203 3835 555"],
+        }
+    ),
+]
+
+
+def integer(minimum: int, maximum: int, **schema: Any) -> Any:
+    """A JSON integer: ``3`` and ``3.0`` are one, ``3.5``, ``"3"`` and ``true`` are not."""
+
+    def check(value: object) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _error("int_type")
+        if value < minimum:
+            raise _error("greater_than_equal", ge=minimum)
+        if value > maximum:
+            raise _error("less_than_equal", le=maximum)
         return value
 
-    return BeforeValidator(check)
+    return Annotated[
+        int,
+        PlainValidator(check),
+        WithJsonSchema({"type": "integer", "minimum": minimum, "maximum": maximum, **schema}),
+    ]
 
 
-def _rfc3339_instant(value: object) -> object:
-    """RFC 3339 text with an offset, as msgspec's parser reads it (digits past the microsecond are
-    rounded, as PostgreSQL does): never a number, nor text that pydantic alone would take, such as a
-    Unix time or a time without seconds. The adoption service's fast decoder uses the same parser."""
-    if isinstance(value, datetime):  # built in Python, not read from a request
+_QUERY_INTEGER = re.compile(r"-?[0-9]+\Z")
+
+
+def query_integer(minimum: int, maximum: int, **schema: Any) -> Any:
+    """An integer in a query string, written as JSON writes it (``12``; not ``+12``, `` 12`` or ``1_2``)."""
+    bounded = get_args(integer(minimum, maximum))[1].func
+
+    def check(value: object) -> int:
+        if isinstance(value, str) and _QUERY_INTEGER.match(value):
+            return bounded(int(value))
+        raise _error("int_parsing")
+
+    return Annotated[
+        int,
+        PlainValidator(check),
+        WithJsonSchema({"type": "integer", "minimum": minimum, "maximum": maximum, **schema}),
+    ]
+
+
+def _query_boolean(value: object) -> bool:
+    if value in ("true", "false"):
+        return value == "true"
+    raise _error("bool_parsing")
+
+
+# A boolean in a query string: ``true`` or ``false``.
+QueryBoolean = Annotated[bool, PlainValidator(_query_boolean), WithJsonSchema({"type": "boolean"})]
+
+
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _error("bool_type")
+    return value
+
+
+Boolean = Annotated[bool, PlainValidator(_boolean), WithJsonSchema({"type": "boolean"})]
+
+
+def _calendar_date(value: object) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):  # built in Python, not read from JSON
+        return value
+    if not isinstance(value, str) or not _DATE.match(value):
+        if isinstance(value, str) and _DATE.match(_ANY_YEAR.sub("2000", value, count=1)):
+            raise _error("year_out_of_range")
+        raise _error("date_parsing")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _error("date_parsing") from None
+
+
+def _instant(value: object) -> datetime:
+    """RFC 3339 text as msgspec's parser reads it (digits past the microsecond are rounded, as
+    PostgreSQL does), the adoption service's fast decoder too: never a number, nor text that a more
+    lenient parser would take, such as a Unix time, a time without seconds or a space for ``T``."""
+    if isinstance(value, datetime) and value.tzinfo is not None:  # built in Python, not read from JSON
         return value
     if not isinstance(value, str):
-        raise PydanticCustomError("datetime_type", "must be text")
+        raise _error("datetime_type")
+    if not _INSTANT.match(value):
+        # Name the most useful fault: a missing offset, a year out of range, else "not RFC 3339".
+        if _INSTANT.match(value + "Z"):
+            raise _error("timezone_aware")
+        if _INSTANT.match(_ANY_YEAR.sub("2000", value, count=1)):
+            raise _error("year_out_of_range")
+        raise _error("datetime_parsing")
     try:
-        moment = msgspec.convert(value, datetime)
+        return msgspec.convert(value, datetime)
     except msgspec.ValidationError:
-        raise PydanticCustomError("datetime_parsing", "must be an RFC 3339 time") from None
-    if moment.tzinfo is None:
-        raise PydanticCustomError("timezone_aware", "must carry an offset")
-    return moment
+        raise _error("datetime_parsing") from None
+
+
+def _uuid(value: object) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str) or not _UUID.match(value):
+        raise _error("uuid_parsing")
+    return uuid.UUID(value)
+
+
+def _unit_code(value: object) -> str:
+    if not isinstance(value, str) or not _UNIT_CODE.match(value):
+        raise _error("unit_code_invalid")
+    return value.upper()
+
+
+UnitCode = Annotated[
+    str,
+    PlainValidator(_unit_code),
+    WithJsonSchema({"type": "string", "pattern": UNIT_CODE_PATTERN, "examples": ["06652"]}),
+]
 
 
 # Dates: "YYYY-MM-DD" (Vietnam calendar dates). Instants: RFC 3339 with an offset, returned in
-# Vietnam time (+07:00).
-CalendarDate = Annotated[date, _text_only("date_parsing")]
-Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_instant)]
+# Vietnam time (+07:00). Both within the years 1900-2199.
+CalendarDate = Annotated[
+    date,
+    PlainValidator(_calendar_date),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": DATE_PATTERN, "examples": ["2020-02-13"]}),
+]
+Instant = Annotated[
+    datetime,
+    PlainValidator(_instant),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": INSTANT_PATTERN,
+            "examples": ["2020-02-15T00:00:00+07:00"],
+        }
+    ),
+]
+# A UUID written in its usual hyphenated form (either case).
+Uuid = Annotated[
+    uuid.UUID, PlainValidator(_uuid), WithJsonSchema({"type": "string", "format": "uuid", "pattern": UUID_PATTERN})
+]
+
+
+def or_empty(field_type: Any) -> Any:
+    """``field_type`` or empty text (kept as ""), for a PATCH field that "" clears."""
+    _, *metadata = get_args(field_type)
+    validate = next(m.func for m in metadata if isinstance(m, PlainValidator))
+    schema = next(m.json_schema for m in metadata if isinstance(m, WithJsonSchema))
+
+    def check(value: object) -> object:
+        return "" if value == "" else validate(value)
+
+    return Annotated[str, PlainValidator(check), WithJsonSchema({"anyOf": [schema, {"const": ""}]})]
+
+
 VietnamTime = Annotated[datetime, PlainSerializer(lambda d: to_vietnam(d).isoformat(), return_type=str)]
 
 
 class RequestModel(BaseModel):
-    """Request bodies: unknown fields are an error, not silently dropped."""
+    """Request bodies: unknown fields are an error, not silently dropped; ``null`` for an optional
+    field means the field is absent (its default applies, and a PATCH leaves it unchanged), since apps
+    send explicit nulls for what they leave empty."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            fields = cls.model_fields
+            return {k: v for k, v in data.items() if not (v is None and k in fields and not fields[k].is_required())}
+        return data
 
 
 class ResponseModel(BaseModel):

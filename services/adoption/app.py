@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.openapi.utils import get_openapi
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from pydantic import TypeAdapter
 
@@ -24,6 +23,7 @@ from services.adoption.settings import AdoptionSettings, get_settings
 from services.adoption.subjects import SubjectHasher
 from services.adoption.units.router import router as units_router
 from shared.auth import Role
+from shared.openapi import problem_document
 from shared.web import create_service_app
 
 DESCRIPTION = """
@@ -85,10 +85,11 @@ def create_app(settings: AdoptionSettings | None = None) -> FastAPI:
     def openapi() -> dict:
         """The generated document, plus the event batch's schema (its route reads the raw body)."""
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema = problem_document(app)
             batch = TypeAdapter(EventBatchIn).json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(batch.pop("$defs", {}))
+            batch["properties"]["events"]["maxItems"] = settings.max_events_per_request
             components["EventBatchIn"] = batch
             app.openapi_schema = schema
         return app.openapi_schema

@@ -9,47 +9,86 @@ receipts never move a final state (``delivered``, ``permanent_failure``) backwar
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import uuid
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import structlog
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.security import APIKeyQuery
 from sqlalchemy import func, or_, select, update
 
 from services.notifier.models import FINAL, Notification, Receipt
-from shared.problems import AppError
+from shared.problems import AppError, FieldError, is_json
 
 log = structlog.get_logger("notifier.receipts")
 router = APIRouter(tags=["receipts"])
 
 DELIVERED = {"5"}
 UNDELIVERABLE = {"4", "6"}
+FORM = "application/x-www-form-urlencoded"
+STATUS_LENGTH = Receipt.__table__.c.status.type.length
+GATEWAY_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$"  # "sms:" and the name fit Receipt.provider
+
+_token = APIKeyQuery(
+    name="token",
+    scheme_name="ReceiptToken",
+    auto_error=False,
+    description="The secret in the callback URL the notifier gives the gateway (IOC_RECEIPT_TOKEN).",
+)
+_FIELDS = {"type": ["string", "integer", "null"]}
+DOCUMENTED = ("RequestId", "SMSID", "SendStatus")
+RECEIPT_BODY = {
+    "required": False,
+    "description": "The gateway's report, as JSON or a form; its fields may also come in the query string.",
+    "content": {
+        media_type: {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "RequestId": {**_FIELDS, "description": "our notification id, as sent"},
+                    "SMSID": {**_FIELDS, "description": "the gateway's id of the message (or SmsId)"},
+                    "SendStatus": {**_FIELDS, "description": "5 delivered; 4 rejected, 6 cancelled (or Status)"},
+                },
+                "additionalProperties": True,
+            }
+        }
+        for media_type in ("application/json", FORM)
+    },
+}
 
 
 def _field(payload: dict[str, Any], *names: str) -> str | None:
     lowered = {k.lower(): v for k, v in payload.items()}
     for name in names:
         value = lowered.get(name.lower())
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if value not in (None, ""):
             return str(value)
     return None
 
 
-@router.post("/v1/sms/receipts/{gateway}", summary="Delivery receipt callback of an SMS gateway")
+@router.post(
+    "/v1/sms/receipts/{gateway}",
+    summary="Delivery receipt callback of an SMS gateway",
+    openapi_extra={"requestBody": RECEIPT_BODY},
+)
 async def sms_receipt(
     request: Request,
-    gateway: Annotated[str, Path(max_length=64)],
-    token: Annotated[str, Query(max_length=200)] = "",
+    gateway: Annotated[str, Path(pattern=GATEWAY_PATTERN, description="the gateway's name in IOC_SMS_GATEWAYS")],
+    token: Annotated[str | None, Depends(_token)] = None,
 ) -> dict[str, bool]:
-    """Record a gateway's delivery report. Authenticated by the token in the callback URL."""
+    """Record a gateway's delivery report (every report is kept; `applied`: it changed the message's state).
+    Authenticated by the token in the callback URL."""
     expected = request.app.state.settings.receipt_token.get_secret_value()
-    if not secrets.compare_digest(token.encode(), expected.encode()):
+    if not secrets.compare_digest((token or "").encode(), expected.encode()):
         raise AppError(401, "unauthorized")
-    payload = await _payload(request)
+    payload = _storable(await _payload(request))
     request_id, sms_id = _field(payload, "RequestId"), _field(payload, "SMSID", "SmsId")
-    status = _field(payload, "SendStatus", "Status") or ""
+    status = (_field(payload, "SendStatus", "Status") or "")[:STATUS_LENGTH]
     outcome = "delivered" if status in DELIVERED else "permanent_failure" if status in UNDELIVERABLE else None
     provider = f"sms:{gateway}"
 
@@ -93,14 +132,40 @@ async def sms_receipt(
 async def _payload(request: Request) -> dict[str, Any]:
     """Gateways post JSON or a form; some send the fields in the query string."""
     payload: dict[str, Any] = {k: v for k, v in request.query_params.items() if k != "token"}
-    content_type = request.headers.get("content-type", "")
+    body = await request.body()
+    if not body:
+        return payload
+    content_type = request.headers.get("content-type")
     try:
-        if "json" in content_type:
-            body = await request.json()
-            if isinstance(body, dict):
-                payload.update(body)
-        elif "form-urlencoded" in content_type:
-            payload.update(parse_qsl((await request.body()).decode("utf-8")))
-    except (ValueError, UnicodeDecodeError):
-        raise AppError(422, "validation-error") from None
-    return payload
+        if is_json(content_type):
+            fields = json.loads(body)
+        elif (content_type or "").partition(";")[0].strip().lower() == FORM:
+            fields = dict(parse_qsl(body.decode("utf-8")))
+        else:
+            raise AppError(415, "unsupported-media-type")
+    except (ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
+        raise AppError(422, "validation-error", errors=[FieldError("body", "json_invalid")]) from None
+    if not isinstance(fields, dict):
+        raise AppError(422, "validation-error", errors=[FieldError("body", "dict_type")])
+    wrong = [name for name in DOCUMENTED if not _text_or_integer(fields.get(name))]
+    if wrong:
+        raise AppError(422, "validation-error", errors=[FieldError(name, "text_or_integer") for name in wrong])
+    return payload | fields
+
+
+def _text_or_integer(value: object) -> bool:
+    """What the documented fields hold: text, a JSON integer (5 or 5.0), or null (absent)."""
+    if isinstance(value, float):
+        return value.is_integer()
+    return value is None or (isinstance(value, str | int) and not isinstance(value, bool))
+
+
+def _storable(value: Any) -> Any:
+    """The payload as PostgreSQL's jsonb and UTF-8 can hold it: no NUL characters, no lone surrogates."""
+    if isinstance(value, str):
+        return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value

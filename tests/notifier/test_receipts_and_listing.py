@@ -252,3 +252,61 @@ async def test_health_and_readiness(notifier_client):
     ready = await notifier_client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+
+
+# --- what the document says, the callback does (found by tests/contract/test_fuzzing.py) ------------
+
+
+async def kept_receipts(notifier_db) -> list[Receipt]:
+    async with notifier_db() as session:
+        return list((await session.scalars(select(Receipt).order_by(Receipt.id))).all())
+
+
+async def test_a_receipt_with_a_mistyped_field_is_422_and_kept_nowhere(notifier_db, notifier_client):
+    # The document says text or integer: an object is refused, not stored as the text "{}".
+    response = await notifier_client.post(RECEIPTS, json={"RequestId": str(uuid.uuid4()), "SendStatus": {}})
+    assert response.status_code == 422
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("SendStatus", "text_or_integer")]
+    assert await kept_receipts(notifier_db) == []
+
+
+async def test_a_receipt_that_is_not_an_object_or_not_json_is_refused(notifier_db, notifier_client):
+    assert (await notifier_client.post(RECEIPTS, json=[5])).status_code == 422
+    plain = await notifier_client.post(RECEIPTS, content=b"SendStatus=5", headers={"Content-Type": "text/plain"})
+    assert plain.status_code == 415
+    assert await kept_receipts(notifier_db) == []
+
+
+async def test_a_receipt_holding_nul_characters_or_a_long_status_is_kept(notifier_db, notifier_client):
+    # PostgreSQL's jsonb refuses NUL, and the status column holds 32 characters: both are kept as
+    # PostgreSQL can hold them.
+    body = {"RequestId": "x\u0000y", "SMSID": "\u0000", "SendStatus": "9" * 40, "Note": ["\u0000"]}
+    response = await notifier_client.post(RECEIPTS, json=body)
+    assert response.status_code == 200 and response.json() == {"applied": False}
+    (kept,) = await kept_receipts(notifier_db)
+    assert kept.status == "9" * 32 and kept.payload["RequestId"] == "xy" and kept.payload["Note"] == [""]
+
+
+async def test_a_receipt_as_a_form_with_integer_like_fields_is_read(notifier_db, notifier_client):
+    response = await notifier_client.post(
+        RECEIPTS, content=b"SMSID=X1&SendStatus=5", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 200
+    (kept,) = await kept_receipts(notifier_db)
+    assert (kept.status, kept.payload["SMSID"]) == ("5", "X1")
+
+
+async def test_a_gateway_name_that_would_not_fit_its_column_is_422(notifier_db, notifier_client):
+    # "sms:" and a 61-character name would not fit the receipt's provider column.
+    response = await notifier_client.post("/v1/sms/receipts/" + "g" * 61 + "?token=test-token", json={})
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["gateway"]
+    assert await kept_receipts(notifier_db) == []
+
+
+async def test_a_unit_code_filter_outside_the_pattern_is_422(db, notifier_db, notifier_client):
+    # A NUL must not reach PostgreSQL, which refuses it in text.
+    key = await create_key(db, "office")
+    response = await notifier_client.get("/v1/notifications?unit_code=06652%00", headers=auth(key))
+    assert response.status_code == 422
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("unit_code", "unit_code_invalid")]

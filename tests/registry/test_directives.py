@@ -264,3 +264,54 @@ async def test_unknown_directive_is_404(client, db):
     response = await client.get(f"/v1/directives/{uuid.uuid4()}", headers=headers)
     assert response.status_code == 404
     assert response.headers["content-type"].startswith(PROBLEM)
+
+
+# --- what the schema says, the service does (found by tests/contract/test_fuzzing.py) ---------------
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        # Valid RFC 3339, but its instant in UTC (or in Vietnam time) is before year 1 or after 9999.
+        {"issued_on": "0001-01-01", "deadline": "0001-01-02T00:00:00+14:00"},
+        {"issued_on": "9999-12-30", "deadline": "9999-12-31T20:00:00-12:00"},
+        {"issued_on": "1899-12-31"},
+        {"deadline": "2200-01-01T00:00:00Z"},
+    ],
+)
+async def test_dates_and_times_outside_1900_to_2199_are_422(client, db, overrides):
+    headers = await setup(db)
+    response = await client.post("/v1/directives", json=directive_body(**overrides), headers=headers)
+    assert response.status_code == 422, response.text
+    assert {e["code"] for e in response.json()["errors"]} == {"year_out_of_range"}
+    assert await count_directives(db) == 0
+
+
+@pytest.mark.parametrize(
+    "deadline", ["2020-02-15 00:00:00+07:00", "2020-02-15T00:00:00+0700", "2020-02-15T00:00+07:00", "1581699600"]
+)
+async def test_a_time_that_is_not_rfc_3339_is_422(client, db, deadline):
+    response = await client.post("/v1/directives", json=directive_body(deadline=deadline), headers=await setup(db))
+    assert response.status_code == 422
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("deadline", "datetime_parsing")]
+
+
+async def test_null_for_operation_starts_at_is_absent(client, db):
+    body = directive_body(operation_starts_at=None)
+    response = await client.post("/v1/directives", json=body, headers=await setup(db))
+    assert response.status_code == 201, response.text
+    assert response.json()["operation_starts_at"] is None
+
+
+async def test_the_same_code_in_another_case_is_a_duplicate(client, db):
+    body = directive_body(unit_codes=["06652", "hl-vp", "HL-VP"])
+    response = await client.post("/v1/directives", json=body, headers=await setup(db))
+    assert response.status_code == 422
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("unit_codes", "unit_codes_duplicate")]
+
+
+@pytest.mark.parametrize("year", ["+2020", " 2020", "2_020", "1899", "2200"])
+async def test_a_year_filter_is_an_integer_from_1900_to_2199_as_written_in_json(client, db, year):
+    response = await client.get("/v1/directives", params={"year": year}, headers=await setup(db))
+    assert response.status_code == 422
+    assert list(field_errors(response)) == ["year"]

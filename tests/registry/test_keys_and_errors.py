@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -312,3 +313,59 @@ async def test_cli_imports_the_gso_list_once(client, db, registry_settings, tmp_
     assert "created 0" in second.stdout and "updated 0" in second.stdout and "unchanged 3" in second.stdout
     assert await count(db, Unit) == 4
     assert await count(db, UnitChange) == changes
+
+
+# --- what the documents say, the service does (found by tests/contract/test_fuzzing.py) -------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("OPTIONS", "/v1/units/06652", "GET, PATCH"),
+        ("DELETE", "/v1/units", "GET, POST"),
+        ("PUT", "/v1/keys", "GET, POST"),
+    ],
+)
+async def test_405_names_every_method_of_the_path(client, db, method, path, allowed):
+    # Starlette names only the first route's methods: GET where PATCH is allowed too.
+    response = await client.request(method, path, headers=auth(await create_key(db, "office")))
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+async def test_a_body_that_is_not_json_is_415(client, db, content_type):
+    headers = auth(await create_key(db, "office"))
+    if content_type:
+        headers["Content-Type"] = content_type
+    body = json.dumps({"code": "06652", "name": "Phường Hà Phong", "kind": "ward"})
+    response = await client.post("/v1/units", content=body, headers=headers)
+    assert response.status_code == 415  # not a 422 saying the body must be an object
+    assert response.json()["type"] == "/problems/unsupported-media-type"
+
+
+async def test_a_body_that_is_not_utf8_is_422_not_a_400_internal_error(client, db):
+    headers = auth(await create_key(db, "office"), **{"Content-Type": "application/json"})
+    response = await client.post("/v1/units", content=b'{"code": "\xff"}', headers=headers)
+    assert response.status_code == 422
+    assert response.json()["type"] == "/problems/validation-error"
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("body", "json_invalid")]
+
+
+async def test_field_errors_carry_a_stable_code_beside_the_message(client, db):
+    body = {"name": "x", "role": "ward_app", "rate_limit_per_minute": 0}
+    response = await client.post("/v1/keys", json=body, headers=auth(await create_key(db, "office")))
+    assert response.status_code == 422
+    assert {(e["field"], e["code"]) for e in response.json()["errors"]} == {
+        ("unit_code", "role_needs_unit"),
+        ("rate_limit_per_minute", "greater_than_equal"),
+    }
+
+
+@pytest.mark.parametrize(("key", "status"), [("k" * 255, 201), ("k" * 256, 422), ("a\u00adb", 422), (" ", 422)])
+async def test_an_idempotency_key_is_as_its_pattern_says(client, db, key, status):
+    headers = auth(await create_key(db, "office"), **{"Idempotency-Key": key})
+    body = {"name": "Ứng dụng", "role": "ops_centre"}
+    response = await client.post("/v1/keys", json=body, headers={k: v.encode("latin-1") for k, v in headers.items()})
+    assert response.status_code == status, response.text

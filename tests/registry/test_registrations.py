@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import unicodedata
 
 import pytest
@@ -333,3 +334,57 @@ async def test_focal_points_and_history_are_scoped_for_ward_apps(client, db, set
     assert [f["unit_code"] for f in everyone.json()] == ["06652", "06658"]
     other = await client.get(f"/v1/directives/{directive.id}/units/06658/history", headers=auth(setup["ward"]))
     assert other.status_code == 403
+
+
+# --- what the schema says, the service does (found by tests/contract/test_fuzzing.py) ---------------
+
+
+async def test_null_for_an_optional_field_is_absent(client, db, setup):
+    # Ward apps send explicit nulls (a max_length applied to None must not turn them into a 500).
+    body = registration(setup["directive"].id, position=None, note=None)
+    response = await client.post("/v1/registrations", json=body, headers=auth(setup["ward"]))
+    assert response.status_code == 201, response.text
+    assert (response.json()["position"], response.json()["note"]) == (None, None)
+    async with db() as session:
+        stored_one = await session.scalar(select(FocalPoint))
+    assert (stored_one.position, stored_one.note) == (None, None)
+
+
+@pytest.mark.parametrize("full_name", ["", "   ", "\u200b\u00a0"])
+async def test_a_blank_full_name_is_refused_as_its_schema_says(client, db, setup, full_name):
+    response = await client.post(
+        "/v1/registrations", json=registration(setup["directive"].id, full_name=full_name), headers=auth(setup["ward"])
+    )
+    assert response.status_code == 422
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("full_name", "text_blank")]
+    assert await stored(db) == 0
+
+
+async def test_a_lone_surrogate_is_refused_and_stores_nothing(client, db, setup):
+    # JSON may escape half of a surrogate pair; PostgreSQL cannot store it.
+    body = json.dumps(registration(setup["directive"].id, full_name="An")).replace('"An"', '"An\\ud800"')
+    response = await client.post(
+        "/v1/registrations", content=body, headers=auth(setup["ward"], **{"Content-Type": "application/json"})
+    )
+    assert response.status_code == 422
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("full_name", "string_unicode")]
+    assert await stored(db) == 0
+
+
+async def test_the_unit_not_addressed_names_its_rule(client, db, setup):
+    body = registration(setup["directive"].id, unit_code="06655")
+    response = await client.post("/v1/registrations", json=body, headers=auth(setup["office"]))
+    assert response.status_code == 422
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("unit_code", "unit_not_addressed")]
+
+
+async def test_a_withdrawal_needs_a_reason_that_is_not_blank(client, db, setup):
+    created = await client.post(
+        "/v1/registrations", json=registration(setup["directive"].id), headers=auth(setup["ward"])
+    )
+    url = f"/v1/registrations/{created.json()['id']}/withdraw"
+    response = await client.post(url, json={"reason": " "}, headers=auth(setup["office"]))
+    assert response.status_code == 422
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("reason", "text_blank")]
+    response = await client.post(url, json={"reason": "Chuyển công tác"}, headers=auth(setup["office"]))
+    assert response.status_code == 200 and response.json()["status"] == "withdrawn"

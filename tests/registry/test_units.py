@@ -197,17 +197,43 @@ async def test_patch_renames_in_nfc_and_search_follows(client, db):
     assert codes(await client.get("/v1/units", params={"q": "ha phong"}, headers=headers)) == []
 
 
-async def test_patch_null_clears_optional_fields(client, db):
+async def test_patch_null_changes_nothing(client, db):
+    # Apps send null for what they leave empty: a PATCH of every field, most of them null, changes
+    # only the others and keeps the unit's contacts.
     await create_unit(db, "193", name="Thành phố Hạ Long", kind="city")
     await create_unit(
         db, "06652", email="hp@halong.gov.vn", phone="0203 3835 555", staff_headcount=40, parent_code="193"
     )
-    body = {"email": None, "phone": None, "staff_headcount": None, "parent_code": None}
+    body = {
+        "name": None,
+        "kind": None,
+        "active": None,
+        "email": None,
+        "phone": None,
+        "parent_code": None,
+        "staff_headcount": 41,
+    }
     response = await client.patch("/v1/units/06652", json=body, headers=await office(db))
     assert response.status_code == 200, response.text
-    assert {k: response.json()[k] for k in body} == body
     [unit] = await stored(db, "06652")
-    assert (unit.email, unit.phone, unit.staff_headcount, unit.parent_code) == (None, None, None, None)
+    assert (unit.name, unit.kind, unit.active) == ("Phường 06652", "ward", True)
+    assert (unit.email, unit.phone, unit.parent_code, unit.staff_headcount) == (
+        "hp@halong.gov.vn",
+        "+842033835555",
+        "193",
+        41,
+    )
+
+
+async def test_patch_empty_text_clears_contacts_and_parent(client, db):
+    await create_unit(db, "193", name="Thành phố Hạ Long", kind="city")
+    await create_unit(db, "06652", email="hp@halong.gov.vn", phone="0203 3835 555", parent_code="193")
+    body = {"email": "", "phone": "", "parent_code": ""}
+    response = await client.patch("/v1/units/06652", json=body, headers=await office(db))
+    assert response.status_code == 200, response.text
+    assert {k: response.json()[k] for k in body} == dict.fromkeys(body)
+    [unit] = await stored(db, "06652")
+    assert (unit.email, unit.phone, unit.parent_code) == (None, None, None)
 
 
 @pytest.mark.parametrize(
@@ -229,14 +255,14 @@ async def test_patch_bad_fields_are_422_and_change_nothing(client, db, body, fie
     assert (unit.code, unit.kind, unit.email, unit.parent_code) == ("06652", "ward", "hp@halong.gov.vn", None)
 
 
-@pytest.mark.parametrize("field", ["name", "kind", "active"])
-async def test_patch_null_on_required_field_is_422(client, db, field):
-    await create_unit(db, "06652", name="Phường Hà Phong")
-    response = await client.patch("/v1/units/06652", json={field: None}, headers=await office(db))
+@pytest.mark.parametrize("field", ["name", "kind", "active", "staff_headcount"])
+async def test_patch_empty_text_for_a_field_that_cannot_be_cleared_is_422(client, db, field):
+    await create_unit(db, "06652", name="Phường Hà Phong", staff_headcount=40)
+    response = await client.patch("/v1/units/06652", json={field: ""}, headers=await office(db))
     assert response.status_code == 422, response.text
     assert field in field_errors(response)
     [unit] = await stored(db, "06652")
-    assert unit.name == "Phường Hà Phong" and unit.kind == "ward" and unit.active is True
+    assert (unit.name, unit.kind, unit.active, unit.staff_headcount) == ("Phường Hà Phong", "ward", True, 40)
 
 
 async def test_patch_unknown_unit_is_404(client, db):
@@ -340,3 +366,62 @@ async def test_bad_credentials_are_401_problem_and_store_nothing(client, db, cas
         assert response.headers["content-type"].startswith(PROBLEM)
         assert response.json()["status"] == 401
     assert await count_units(db) == 0
+
+
+# --- what the schema says, the service does (found by tests/contract/test_fuzzing.py) ---------------
+
+
+@pytest.mark.parametrize(("headcount", "status", "kept"), [(40.0, 201, 40), (4e1, 201, 40), (40.5, 422, None)])
+async def test_a_headcount_is_a_json_integer_and_40_0_is_one(client, db, headcount, status, kept):
+    response = await client.post("/v1/units", json=new_unit(staff_headcount=headcount), headers=await office(db))
+    assert response.status_code == status, response.text
+    assert [u.staff_headcount for u in await stored(db, "06652")] == ([kept] if kept is not None else [])
+
+
+@pytest.mark.parametrize("headcount", ["40", True])
+async def test_a_headcount_as_text_or_boolean_is_refused(client, db, headcount):
+    response = await client.post("/v1/units", json=new_unit(staff_headcount=headcount), headers=await office(db))
+    assert response.status_code == 422
+    assert list(field_errors(response)) == ["staff_headcount"]
+    assert await count_units(db) == 0
+
+
+async def test_null_for_active_is_absent_so_a_new_unit_is_active(client, db):
+    body = new_unit(active=None, email=None, phone=None, staff_headcount=None)
+    response = await client.post("/v1/units", json=body, headers=await office(db))
+    assert response.status_code == 201, response.text
+    assert response.json()["active"] is True
+
+
+async def test_an_empty_phone_for_a_new_unit_is_refused(client, db):
+    response = await client.post("/v1/units", json=new_unit(phone=""), headers=await office(db))
+    assert response.status_code == 422
+    assert list(field_errors(response)) == ["phone"]
+
+
+@pytest.mark.parametrize("email", ["hp@ubnd.test", "hp@ubnd.local", "hp@localhost", "hp@[127.0.0.1]"])
+async def test_an_address_mail_cannot_reach_is_refused(client, db, email):
+    response = await client.post("/v1/units", json=new_unit(email=email), headers=await office(db))
+    assert response.status_code == 422
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("email", "email_invalid")]
+
+
+async def test_a_name_whose_case_folding_outgrows_its_column_is_stored_and_found(client, db):
+    # "ß" folds to "ss": 200 of them make a search name of 400 characters, over its column.
+    response = await client.post("/v1/units", json=new_unit(name="ß" * 200), headers=await office(db))
+    assert response.status_code == 201, response.text
+    assert codes(await client.get("/v1/units", params={"q": "ssss"}, headers=await office(db))) == ["06652"]
+
+
+async def test_an_empty_query_parameter_is_absent(client, db):
+    await seed_directory(db)
+    everything = codes(await client.get("/v1/units", headers=await office(db)))
+    response = await client.get("/v1/units?kind=&parent_code=&q=&active=", headers=await office(db))
+    assert codes(response) == everything and len(everything) == 6
+
+
+@pytest.mark.parametrize("code", ["06652%00", "%2006652", "0665 2", "-06652", "0" * 33])
+async def test_a_code_outside_the_pattern_is_422_not_a_lookup(client, db, code):
+    response = await client.get(f"/v1/units/{code}", headers=await office(db))
+    assert response.status_code == 422
+    assert list(field_errors(response)) == ["code"]

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from services.adoption.events import service
 from services.adoption.events.schemas import IngestResult
 from shared.auth import Principal, Role, require
-from shared.problems import prefers_english
+from shared.openapi import problem_responses
+from shared.problems import AppError, is_json, prefers_english
 
 router = APIRouter(prefix="/v1/adoption", tags=["adoption events"])
 Sender = Annotated[Principal, Depends(require(Role.app_backend, Role.ward_app, Role.office))]
@@ -25,13 +26,15 @@ Sender = Annotated[Principal, Depends(require(Role.app_backend, Role.ward_app, R
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventBatchIn"}}},
         }
     },
-    responses={422: {"description": "No event is valid (each one's errors under 'rejected')"}},
+    responses=problem_responses({422: "No event is valid (each one's errors under `rejected`), or the batch is"}),
 )
 async def post_events(request: Request, principal: Sender) -> Response:
     """Up to 1,000 events. Valid new events are accepted, known event ids are duplicates (they change
     nothing), and each invalid event comes back with its index and errors. A ward app posts its own
     unit's events only. Subjects are keyed-hashed on arrival and never stored."""
     body = await request.body()
+    if body and not is_json(request.headers.get("content-type")):
+        raise AppError(415, "unsupported-media-type")
     app = request.app
     result = await service.ingest(
         app.state.pg,

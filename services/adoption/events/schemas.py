@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import TypedDict  # pydantic needs this one on Python < 3.12
 
-from shared.schemas import Instant
+from shared.problems import RejectedEvent
+from shared.schemas import INSTANT_PATTERN, Instant
 
 Audience = Literal["staff", "citizen"]
 EventType = Literal["installed", "activated", "uninstalled"]
@@ -52,14 +53,17 @@ class EventBatchIn(TypedDict):
 
 class Event(msgspec.Struct, forbid_unknown_fields=True):
     """One valid event, as the ingest reads it: ``EventIn``'s rules, for msgspec. The characters of
-    ``event_id`` and ``unit_code`` are checked by ``decode_valid_batch``, for the whole batch at once."""
+    ``event_id`` and ``unit_code``, and the syntax of ``occurred_at``, are checked by
+    ``decode_valid_batch`` for the whole batch at once."""
 
     event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=EVENT_ID_MAX)]
     unit_code: Annotated[str, msgspec.Meta(min_length=1, max_length=UNIT_CODE_MAX)]
     subject: Annotated[str, msgspec.Meta(min_length=1, max_length=SUBJECT_MAX)]
     audience: Audience
     type: EventType
-    occurred_at: Annotated[datetime, msgspec.Meta(tz=True)]
+    # Decoded as text, then, once the batch's times are all RFC 3339 within Instant's years, as an aware
+    # datetime: msgspec's own datetime decoding would also take a space for "T" or "+0700".
+    occurred_at: Any
 
 
 class EventBatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -72,6 +76,9 @@ _EVENT_BATCH = msgspec.json.Decoder(EventBatch)
 # codes joined, a character outside the rules costs one call a batch. (The lengths are msgspec's.)
 _NOT_IN_EVENT_ID = re.compile(r"[^\x21-\x7e]")
 _NOT_IN_UNIT_CODE = re.compile(r"[^A-Za-z0-9-]")
+# The batch's times joined by newlines (which no time holds): one match for all of them.
+_TIME = INSTANT_PATTERN.removeprefix("^").removesuffix("$")
+_TIMES = re.compile(f"(?:{_TIME}\n)*{_TIME}")
 
 
 def decode_valid_batch(body: bytes) -> list[Event] | None:
@@ -85,6 +92,15 @@ def decode_valid_batch(body: bytes) -> list[Event] | None:
     codes = [e.unit_code for e in events]
     if _NOT_IN_UNIT_CODE.search("".join(codes)) or "-" in "".join([code[0] for code in codes]):
         return None  # a code begins with a letter or digit
+    times = [e.occurred_at for e in events]
+    try:
+        if not _TIMES.fullmatch("\n".join(times)):
+            return None
+        moments = msgspec.convert(times, list[datetime])
+    except (TypeError, msgspec.ValidationError):  # not text; a 30th of February, an hour 24...
+        return None
+    for event, moment in zip(events, moments, strict=True):
+        event.occurred_at = moment
     return events
 
 
@@ -92,17 +108,10 @@ def decode_valid_batch(body: bytes) -> list[Event] | None:
 CHECKED_BATCH = TypeAdapter(EventBatchIn)
 
 
-class FieldErrorOut(BaseModel):
-    field: str
-    message: str
-
-
-class Rejected(BaseModel):
-    index: int
-    errors: list[FieldErrorOut]
+Rejected = RejectedEvent
 
 
 class IngestResult(BaseModel):
     accepted: int = Field(description="new events, counted from now on")
-    duplicates: int = Field(description="event ids seen before: they change nothing")
-    rejected: list[Rejected]
+    duplicates: int = Field(description="event ids seen before (or twice in this request): they change nothing")
+    rejected: list[RejectedEvent] = Field(description="each invalid event, with its errors")

@@ -5,22 +5,33 @@ without computing anything."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel
 
 from services.adoption.metrics import service
 from services.adoption.metrics.cache import MetricsCache, matches
 from services.adoption.metrics.schemas import Summary, Timeseries, UnitRow
 from shared.auth import Principal, Role, ensure_unit_scope, require
+from shared.openapi import link
 from shared.problems import AppError, FieldError
+from shared.schemas import CalendarDate, UnitCode
 
 router = APIRouter(prefix="/v1/adoption", tags=["adoption metrics"])
 Watcher = Annotated[Principal, Depends(require(Role.office, Role.ops_centre))]
 Reader = Annotated[Principal, Depends(require(Role.office, Role.ops_centre, Role.ward_app))]
 MAX_DAYS = 731
+CACHE_HEADERS = {
+    "ETag": {"description": "changes only when a figure does", "required": True, "schema": {"type": "string"}},
+    "Cache-Control": {"required": True, "schema": {"type": "string"}},
+}
+# Each of these GETs answers 304, without computing anything, to a poll whose If-None-Match holds its ETag.
+CACHED: dict[int | str, dict[str, Any]] = {
+    200: {"headers": CACHE_HEADERS},
+    304: {"description": "Not modified: the ETag in If-None-Match is current", "headers": CACHE_HEADERS},
+}
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", description="the ETag of the answer already held")]
 
 
 async def _cached(
@@ -48,8 +59,8 @@ async def _cached(
     return Response(body, media_type="application/json", headers=headers)
 
 
-@router.get("/summary", response_model=Summary)
-async def summary(request: Request, principal: Watcher) -> Response:
+@router.get("/summary", response_model=Summary, responses=CACHED)
+async def summary(request: Request, principal: Watcher, if_none_match: IfNoneMatch = None) -> Response:
     """The whole city: staff and citizens adopted, rate, units at target and lagging."""
     target = request.app.state.settings.target_staff_rate
 
@@ -61,10 +72,31 @@ async def summary(request: Request, principal: Watcher) -> Response:
     return await _cached(request, (), compute)
 
 
-@router.get("/units", response_model=list[UnitRow])
+@router.get(
+    "/units",
+    response_model=list[UnitRow],
+    responses={
+        **CACHED,
+        200: {
+            **CACHED[200],
+            "links": {
+                "Timeseries": link(
+                    "get", "/v1/adoption/timeseries", "The first unit's curve", unit_code="$response.body#/0/unit_code"
+                ),
+                "SetHeadcount": link(
+                    "put",
+                    "/v1/adoption/units/{code}/headcount",
+                    "The first unit's headcount",
+                    code="$response.body#/0/unit_code",
+                ),
+            },
+        },
+    },
+)
 async def units(
     request: Request,
     principal: Reader,
+    if_none_match: IfNoneMatch = None,
     sort: Literal[service.SORT_KEYS] = "staff_rate",  # type: ignore[valid-type]
     order: Literal["asc", "desc"] = "asc",
     kind: Literal["department", "agency", "ward", "commune", "town"] | None = None,
@@ -84,17 +116,20 @@ async def units(
     return await _cached(request, (own, service.vietnam_today()), compute)
 
 
-@router.get("/timeseries", response_model=Timeseries)
+@router.get("/timeseries", response_model=Timeseries, responses=CACHED)
 async def timeseries(
     request: Request,
     principal: Reader,
-    unit_code: Annotated[str | None, Query(max_length=32, description="omit for the whole city")] = None,
-    from_: Annotated[date | None, Query(alias="from", description="Vietnam date; default 29 days ago")] = None,
-    to: Annotated[date | None, Query(description="Vietnam date; default today")] = None,
+    if_none_match: IfNoneMatch = None,
+    unit_code: Annotated[UnitCode | None, Query(description="omit for the whole city")] = None,
+    from_: Annotated[CalendarDate | None, Query(alias="from", description="Vietnam date; default 29 days ago")] = None,
+    to: Annotated[
+        CalendarDate | None, Query(description="Vietnam date; default today; at most 730 days after from")
+    ] = None,
     interval: Literal["day", "week"] = "day",
 ) -> Response:
     """Adopted staff and citizens at the end of each day or ISO week (Monday to Sunday), cumulative."""
-    code = unit_code.upper() if unit_code else None
+    code = unit_code
     if principal.role is Role.ward_app:
         if code is None:
             raise AppError(403, "forbidden", "forbidden-unit", own=principal.unit_code, unit="*")
@@ -102,9 +137,15 @@ async def timeseries(
     default_start, default_end = service.default_range()
     start, end = from_ or default_start, to or default_end
     if end < start:
-        raise AppError(422, "validation-error", errors=[FieldError("to", "greater_than_equal", ge=str(start))])
+        raise AppError(422, "validation-error", errors=[FieldError("to", "range_reversed", start=start.isoformat())])
     if (end - start).days >= MAX_DAYS:
-        raise AppError(422, "validation-error", "range-too-long", days=MAX_DAYS)
+        raise AppError(
+            422,
+            "validation-error",
+            "range-too-long",
+            errors=[FieldError("to", "range_too_long", days=MAX_DAYS)],
+            days=MAX_DAYS,
+        )
 
     async def compute(_: int, __: object) -> Timeseries:
         async with request.app.state.pg.acquire() as conn:

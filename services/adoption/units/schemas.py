@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from shared.schemas import CalendarDate, RequestModel, ResponseModel, VietnamTime
+from shared.schemas import CalendarDate, RequestModel, ResponseModel, UnitCode, VietnamTime, integer
 from shared.timeutil import vietnam_today
 
-Count = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
+Count = integer(0, 1_000_000)
 
 
 def _not_in_future(day: date) -> date:
@@ -20,7 +20,11 @@ def _not_in_future(day: date) -> date:
     return day
 
 
-AsOf = Annotated[CalendarDate, AfterValidator(_not_in_future), Field(description="Vietnam date the count is true on")]
+AsOf = Annotated[
+    CalendarDate,
+    AfterValidator(_not_in_future),
+    Field(description="Vietnam date the count is true on; today at the latest"),
+]
 
 
 class HeadcountIn(RequestModel):
@@ -38,17 +42,19 @@ class HeadcountOut(ResponseModel):
 class ReportIn(RequestModel):
     """A unit's own count, for units with no event feed."""
 
-    unit_code: Annotated[str, Field(max_length=32, examples=["06652"])]
+    unit_code: UnitCode
     as_of: AsOf
     staff_total: Count
-    staff_installed: Count
+    staff_installed: Count = Field(description="at most staff_total")
     citizens_guided: Count
 
-    @model_validator(mode="after")
-    def _within_total(self) -> ReportIn:
-        if self.staff_installed > self.staff_total:
-            raise PydanticCustomError("less_than_equal", "installed above total", {"le": self.staff_total})
-        return self
+    @field_validator("staff_installed")
+    @classmethod
+    def _within_total(cls, installed: int, info: ValidationInfo) -> int:
+        total = info.data.get("staff_total")
+        if total is not None and installed > total:
+            raise PydanticCustomError("installed_above_total", "installed above total", {"le": total})
+        return installed
 
 
 class ReportOut(ResponseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -12,6 +11,8 @@ from services.api.compliance import export, service
 from services.api.compliance.schemas import Compliance
 from services.api.dependencies import Session, Watcher
 from services.api.directives.service import get_directive
+from shared.openapi import problem_responses
+from shared.schemas import Uuid
 
 router = APIRouter(tags=["compliance"])
 
@@ -21,12 +22,21 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 @router.get(
     "/v1/directives/{directive_id}/compliance",
     response_model=Compliance,
-    responses={200: {"content": {"text/csv": {}, XLSX: {}}, "description": "JSON, or a file with ?format="}},
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "contentMediaType": XLSX}},
+            },
+            "description": "JSON, or a file with ?format=",
+        },
+        **problem_responses({404: "No such directive"}),
+    },
 )
 async def directive_compliance(
     session: Session,
     principal: Watcher,
-    directive_id: uuid.UUID,
+    directive_id: Uuid,
     format: Annotated[Literal["json", "csv", "xlsx"], Query(description="json (default), csv or xlsx")] = "json",
 ) -> Compliance | Response:
     """Which units nominated on time, late, or not at all. Missing units are listed first."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,16 +9,33 @@ from fastapi import APIRouter, Query
 from services.api.dependencies import Office, Reader, Session
 from services.api.directives import service
 from services.api.directives.schemas import DirectiveCreate, DirectiveOut, directive_out
+from shared.openapi import link, problem_responses
 from shared.pagination import Cursor, Limit, Page
+from shared.schemas import Uuid, query_integer
 
 router = APIRouter(prefix="/v1/directives", tags=["directives"])
+
+
+def directive_links(pointer: str) -> dict[str, dict]:
+    """What to do with the directive whose id is at ``pointer`` in the response."""
+    found = f"$response.body#{pointer}"
+    return {
+        "GetDirective": link("get", "/v1/directives/{directive_id}", "The directive", directive_id=found),
+        "GetCompliance": link("get", "/v1/directives/{directive_id}/compliance", "Who answered it", directive_id=found),
+        "GetFocalPoints": link(
+            "get", "/v1/directives/{directive_id}/focal-points", "Its focal points", directive_id=found
+        ),
+    }
 
 
 @router.post(
     "",
     response_model=DirectiveOut,
     status_code=201,
-    responses={409: {"description": "Same number in the same issue year"}},
+    responses={
+        201: {"links": directive_links("/id")},
+        **problem_responses({409: "A directive with this number was issued the same year"}),
+    },
 )
 async def create_directive(session: Session, principal: Office, body: DirectiveCreate) -> DirectiveOut:
     """Issue a directive to a set of units, with its (exclusive) deadline."""
@@ -27,11 +43,22 @@ async def create_directive(session: Session, principal: Office, body: DirectiveC
     return directive_out(directive, codes)
 
 
-@router.get("", response_model=Page[DirectiveOut])
+@router.get(
+    "",
+    response_model=Page[DirectiveOut],
+    responses={
+        200: {
+            "links": {
+                **directive_links("/items/0/id"),
+                "NextPage": link("get", "/v1/directives", "The next page", cursor="$response.body#/next_cursor"),
+            }
+        }
+    },
+)
 async def list_directives(
     session: Session,
     principal: Reader,
-    year: Annotated[int | None, Query(ge=1900, le=2200, description="issue year")] = None,
+    year: Annotated[query_integer(1900, 2199) | None, Query(description="issue year")] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[DirectiveOut]:
@@ -41,8 +68,12 @@ async def list_directives(
     return Page[DirectiveOut](items=[directive_out(d, codes.get(d.id, [])) for d in rows], next_cursor=next_cursor)
 
 
-@router.get("/{directive_id}", response_model=DirectiveOut, responses={404: {"description": "No such directive"}})
-async def get_directive(session: Session, principal: Reader, directive_id: uuid.UUID) -> DirectiveOut:
+@router.get(
+    "/{directive_id}",
+    response_model=DirectiveOut,
+    responses=problem_responses({404: "No such directive"}),
+)
+async def get_directive(session: Session, principal: Reader, directive_id: Uuid) -> DirectiveOut:
     """One directive with the codes of the units it addresses."""
     directive = await service.get_directive(session, directive_id)
     await service.ensure_addresses_own_unit(session, directive, principal)

@@ -8,23 +8,22 @@ from typing import Annotated
 
 from pydantic import Field
 
-from services.api.units.schemas import UnitCode
-from shared.schemas import CalendarDate, Instant, RequestModel, ResponseModel, Text, VietnamTime
+from shared.schemas import CalendarDate, Instant, RequestModel, ResponseModel, UnitCode, VietnamTime, text
 
 
 class DirectiveCreate(RequestModel):
-    number: Annotated[Text, Field(max_length=64, examples=["984/UBND"])]
-    title: Annotated[Text, Field(max_length=500)]
-    issued_on: Annotated[CalendarDate, Field(description="Vietnam calendar date, YYYY-MM-DD")]
-    deadline: Annotated[
-        Instant,
-        Field(
-            description="exclusive: a registration must arrive before this instant",
-            examples=["2020-02-15T00:00:00+07:00"],
-        ),
-    ]
-    operation_starts_at: Instant | None = None
-    unit_codes: Annotated[list[UnitCode], Field(min_length=1, max_length=5000)]
+    number: text(64, examples=["984/UBND"])
+    title: text(500, examples=["Chuẩn bị vận hành chính thức Trung tâm điều hành thành phố thông minh"])
+    issued_on: CalendarDate = Field(description="Vietnam calendar date")
+    deadline: Instant = Field(
+        description="exclusive: a registration must arrive before this instant; after the start of `issued_on`"
+    )
+    operation_starts_at: Instant | None = Field(None, description="when operation starts (the go-live notice)")
+    unit_codes: Annotated[list[UnitCode], Field(min_length=1, max_length=5000)] = Field(
+        description="the units addressed, each once (codes compare case-insensitively); active units only",
+        examples=[["06652", "HL-VP"]],
+        json_schema_extra={"uniqueItems": True},
+    )
 
 
 class DirectiveOut(ResponseModel):

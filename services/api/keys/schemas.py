@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from services.api.units.schemas import UnitCode
 from shared.auth import Role
-from shared.schemas import RequestModel, ResponseModel, Text, VietnamTime
+from shared.schemas import RequestModel, ResponseModel, UnitCode, VietnamTime, integer, text
 
 
 class KeyCreate(RequestModel):
-    name: Annotated[Text, Field(max_length=200, examples=["Ứng dụng phường Hà Phong"])]
+    name: text(200, examples=["Ứng dụng phường Hà Phong"])
     role: Role
     unit_code: UnitCode | None = Field(
-        None, validate_default=True, description="required for ward_app, refused otherwise"
+        None, validate_default=True, description="required for ward_app (an active unit), refused otherwise"
     )
-    rate_limit_per_minute: Annotated[int | None, Field(ge=1, le=1_000_000)] = None
+    rate_limit_per_minute: integer(1, 1_000_000) | None = Field(
+        None, description="requests a minute; the role's default when absent"
+    )
 
     @field_validator("unit_code")
     @classmethod

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
@@ -12,8 +11,22 @@ from services.api.directives.service import ensure_addresses_own_unit, get_direc
 from services.api.registrations import service
 from services.api.registrations.schemas import RegistrationCreate, RegistrationOut, Withdrawal
 from shared.auth import Role, ensure_unit_scope
+from shared.openapi import link, problem_responses
+from shared.schemas import UnitCode, Uuid
 
 router = APIRouter(tags=["registrations"])
+REGISTRATION_LINKS = {
+    "Withdraw": link(
+        "post", "/v1/registrations/{registration_id}/withdraw", "Withdraw it", registration_id="$response.body#/id"
+    ),
+    "History": link(
+        "get",
+        "/v1/directives/{directive_id}/units/{code}/history",
+        "The unit's versions",
+        directive_id="$response.body#/directive_id",
+        code="$response.body#/unit_code",
+    ),
+}
 
 
 @router.post(
@@ -21,9 +34,18 @@ router = APIRouter(tags=["registrations"])
     response_model=RegistrationOut,
     status_code=201,
     responses={
-        200: {"model": RegistrationOut, "description": "Equal to the active focal point: nothing changed"},
-        404: {"description": "Unknown directive or unit"},
-        422: {"description": "Unit not addressed by the directive, or invalid fields"},
+        200: {
+            "model": RegistrationOut,
+            "description": "Equal to the active focal point: nothing changed",
+            "links": REGISTRATION_LINKS,
+        },
+        201: {"links": REGISTRATION_LINKS},
+        **problem_responses(
+            {
+                404: "Unknown directive or unit",
+                422: "The directive does not address the unit (`unit_not_addressed`), or invalid fields",
+            }
+        ),
     },
 )
 async def register_focal_point(principal: Registrar, body: RegistrationCreate, pool: Pool) -> Response:
@@ -39,17 +61,21 @@ async def register_focal_point(principal: Registrar, body: RegistrationCreate, p
 @router.post(
     "/v1/registrations/{registration_id}/withdraw",
     response_model=RegistrationOut,
-    responses={404: {"description": "No such registration"}, 409: {"description": "Not active"}},
+    responses=problem_responses({404: "No such registration", 409: "It is no longer active"}),
 )
 async def withdraw_focal_point(
-    session: Session, principal: Office, registration_id: uuid.UUID, body: Withdrawal
+    session: Session, principal: Office, registration_id: Uuid, body: Withdrawal
 ) -> RegistrationOut:
     """Withdraw an active focal point (Office only); the unit counts as missing again."""
     return await service.withdraw(session, registration_id, reason=body.reason, by=principal.name)
 
 
-@router.get("/v1/directives/{directive_id}/focal-points", response_model=list[RegistrationOut])
-async def list_focal_points(session: Session, principal: Reader, directive_id: uuid.UUID) -> list[RegistrationOut]:
+@router.get(
+    "/v1/directives/{directive_id}/focal-points",
+    response_model=list[RegistrationOut],
+    responses=problem_responses({404: "No such directive"}),
+)
+async def list_focal_points(session: Session, principal: Reader, directive_id: Uuid) -> list[RegistrationOut]:
     """The active focal points of a directive (a ward app sees its own unit's only)."""
     directive = await get_directive(session, directive_id)
     await ensure_addresses_own_unit(session, directive, principal)
@@ -57,14 +83,18 @@ async def list_focal_points(session: Session, principal: Reader, directive_id: u
     return await service.active_focal_points(session, directive, unit_code=own)
 
 
-@router.get("/v1/directives/{directive_id}/units/{code}/history", response_model=list[RegistrationOut])
+@router.get(
+    "/v1/directives/{directive_id}/units/{code}/history",
+    response_model=list[RegistrationOut],
+    responses=problem_responses({404: "No such directive or unit"}),
+)
 async def focal_point_history(
     session: Session,
     principal: Reader,
-    directive_id: uuid.UUID,
-    code: Annotated[str, Path(max_length=32)],
+    directive_id: Uuid,
+    code: Annotated[UnitCode, Path(description="unit code (either case)")],
 ) -> list[RegistrationOut]:
     """Every version a unit registered for a directive, newest first."""
-    ensure_unit_scope(principal, code.upper())
+    ensure_unit_scope(principal, code)
     directive = await get_directive(session, directive_id)
-    return await service.history(session, directive, code.upper())
+    return await service.history(session, directive, code)

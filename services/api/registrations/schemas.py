@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from services.api.units.schemas import UnitCode
-from shared.schemas import Email, MobilePhone, OptionalText, RequestModel, ResponseModel, Text, VietnamTime
+from shared.schemas import (
+    Email,
+    MobilePhone,
+    RequestModel,
+    ResponseModel,
+    UnitCode,
+    Uuid,
+    VietnamTime,
+    optional_text,
+    text,
+)
 
 
 class RegistrationCreate(RequestModel):
-    directive_id: uuid.UUID
+    directive_id: Uuid
     unit_code: UnitCode
-    full_name: Annotated[Text, Field(max_length=200, examples=["Nguyễn Văn An"])]
-    position: Annotated[OptionalText, Field(max_length=200, examples=["Chuyên viên"])] = None
-    phone: Annotated[
-        MobilePhone, Field(max_length=32, description="Vietnamese mobile, any usual form", examples=["0912 345 678"])
-    ]
-    email: Annotated[Email, Field(max_length=254, examples=["an.nv@halong.gov.vn"])]
-    note: Annotated[OptionalText, Field(max_length=2000)] = None
+    full_name: text(200, examples=["Nguyễn Văn An"])
+    position: optional_text(200, examples=["Chuyên viên"]) = None
+    phone: MobilePhone
+    email: Email
+    note: optional_text(2000, examples=["Kỹ sư công nghệ thông tin"]) = None
 
 
 class Withdrawal(RequestModel):
-    reason: Annotated[Text, Field(max_length=1000)]
+    reason: text(1000, examples=["Chuyển công tác"])
 
 
 class RegistrationOut(ResponseModel):

@@ -22,7 +22,7 @@ from services.api.registrations.schemas import NOMINATION_FIELDS, RegistrationCr
 from services.api.units.service import find_unit
 from shared.auth import Principal, ensure_unit_scope
 from shared.contracts import FocalPointRegistered, FocalPointWithdrawn
-from shared.problems import AppError, Conflict, NotFound
+from shared.problems import AppError, Conflict, FieldError, NotFound
 from shared.timeutil import utcnow
 
 
@@ -55,8 +55,13 @@ async def register(
         case "unit_not_found":
             raise NotFound("unit-not-found", code=data.unit_code)
         case "not_addressed":
+            names = {"number": row["directive_number"], "code": data.unit_code}
             raise AppError(
-                422, "validation-error", "unit-not-addressed", number=row["directive_number"], code=data.unit_code
+                422,
+                "validation-error",
+                "unit-not-addressed",
+                errors=[FieldError("unit_code", "unit_not_addressed", **names)],
+                **names,
             )
     version = row["focal_point"]
     registration = RegistrationOut(

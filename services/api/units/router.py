@@ -10,19 +10,30 @@ from services.api.dependencies import Office, Reader, Session
 from services.api.units import service
 from services.api.units.schemas import UnitCode, UnitCreate, UnitKind, UnitOut, UnitPatch
 from shared.auth import Role, ensure_unit_scope
+from shared.openapi import link, problem_responses
+from shared.schemas import QueryBoolean
 
 router = APIRouter(prefix="/v1/units", tags=["units"])
-CodePath = Annotated[str, Path(max_length=32, description="unit code, e.g. 06652 or HL-VP")]
+UNIT = "/v1/units/{code}"
+UNIT_LINKS = {
+    "GetUnit": link("get", UNIT, "The unit", code="$response.body#/code"),
+    "UpdateUnit": link("patch", UNIT, "Change the unit", code="$response.body#/code"),
+}
+CodePath = Annotated[UnitCode, Path(description="unit code, e.g. 06652 or HL-VP (either case)")]
 
 
-@router.get("", response_model=list[UnitOut])
+@router.get(
+    "",
+    response_model=list[UnitOut],
+    responses={200: {"links": {"GetUnit": link("get", UNIT, "The first unit", code="$response.body#/0/code")}}},
+)
 async def list_units(
     session: Session,
     principal: Reader,
     kind: UnitKind | None = None,
     parent_code: Annotated[UnitCode | None, Query()] = None,
     q: Annotated[str | None, Query(max_length=100, description="name or code; accents optional")] = None,
-    active: bool | None = None,
+    active: Annotated[QueryBoolean | None, Query(description="true or false")] = None,
 ) -> list[UnitOut]:
     """The unit directory, filtered. A ward app sees its own unit only."""
     only = principal.unit_code if principal.role is Role.ward_app else None
@@ -30,20 +41,32 @@ async def list_units(
     return [UnitOut.model_validate(u) for u in units]
 
 
-@router.get("/{code}", response_model=UnitOut, responses={404: {"description": "No such unit"}})
+@router.get("/{code}", response_model=UnitOut, responses=problem_responses({404: "No such unit"}))
 async def get_unit(session: Session, principal: Reader, code: CodePath) -> UnitOut:
     """One unit by code (the active one when a code was reused)."""
-    ensure_unit_scope(principal, code.upper())
+    ensure_unit_scope(principal, code)
     return UnitOut.model_validate(await service.get_unit(session, code))
 
 
-@router.post("", response_model=UnitOut, status_code=201, responses={409: {"description": "Code in use"}})
+@router.post(
+    "",
+    response_model=UnitOut,
+    status_code=201,
+    responses={201: {"links": UNIT_LINKS}, **problem_responses({409: "An active unit has this code"})},
+)
 async def create_unit(session: Session, principal: Office, body: UnitCreate) -> UnitOut:
     """Add a unit to the directory (Office only)."""
     return UnitOut.model_validate(await service.create_unit(session, body, by=principal))
 
 
-@router.patch("/{code}", response_model=UnitOut, responses={404: {"description": "No such unit"}})
+@router.patch(
+    "/{code}",
+    response_model=UnitOut,
+    responses={
+        200: {"links": UNIT_LINKS},
+        **problem_responses({404: "No such unit", 409: "Reactivating it: an active unit has its code"}),
+    },
+)
 async def update_unit(session: Session, principal: Office, code: CodePath, body: UnitPatch) -> UnitOut:
     """Change a unit's fields; ``active: false`` retires it (its history stays)."""
     return UnitOut.model_validate(await service.update_unit(session, code, body, by=principal))

@@ -2,50 +2,57 @@
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, Field
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 
-from shared.schemas import AnyPhone, Email, RequestModel, ResponseModel, Text, VietnamTime
+from shared.schemas import (
+    AnyPhone,
+    Boolean,
+    Email,
+    RequestModel,
+    ResponseModel,
+    UnitCode,
+    VietnamTime,
+    integer,
+    or_empty,
+    text,
+)
 
-_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
+__all__ = ["UnitCode", "UnitCreate", "UnitKind", "UnitOut", "UnitPatch"]
 
-
-def _unit_code(value: object) -> str:
-    if not isinstance(value, str) or not _CODE.match(value.strip().upper()):
-        raise PydanticCustomError("unit_code_invalid", "invalid unit code")
-    return value.strip().upper()
-
-
-UnitCode = Annotated[str, BeforeValidator(_unit_code)]
 UnitKind = Literal["department", "agency", "ward", "commune", "town", "city", "province"]
-UnitName = Annotated[Text, Field(max_length=200)]
-Headcount = Annotated[int, Field(ge=0, le=1_000_000, strict=True)]
+UnitName = text(200, examples=["Phường Hà Phong"])
+Headcount = integer(0, 1_000_000)
 
 
 class UnitCreate(RequestModel):
-    code: UnitCode = Field(examples=["06652"], description="GSO code for wards/communes, own code (HL-VP) otherwise")
-    name: UnitName = Field(examples=["Phường Hà Phong"])
+    code: UnitCode = Field(description="GSO code for wards/communes, own code (HL-VP) otherwise")
+    name: UnitName
     kind: UnitKind
     parent_code: UnitCode | None = None
     email: Email | None = Field(None, description="the unit's official address")
     phone: AnyPhone | None = Field(None, description="the unit's official number (landline allowed)")
     staff_headcount: Headcount | None = None
-    active: bool = True
+    active: Boolean | None = Field(True, description="false: a retired unit (kept with its history)")
 
 
 class UnitPatch(RequestModel):
-    """Only the fields sent change; ``null`` clears an optional field."""
+    """Only the fields sent change; ``null`` changes nothing; ``""`` clears ``parent_code``, ``email``
+    or ``phone``."""
 
     name: UnitName | None = None
     kind: UnitKind | None = None
-    parent_code: UnitCode | None = None
-    email: Email | None = None
-    phone: AnyPhone | None = None
+    # "" is what a form sends for an emptied field.
+    parent_code: or_empty(UnitCode) | None = None
+    email: or_empty(Email) | None = None
+    phone: or_empty(AnyPhone) | None = None
     staff_headcount: Headcount | None = None
-    active: bool | None = None
+    active: Boolean | None = None
+
+    def changes(self) -> dict[str, object]:
+        """The fields sent, with "" (cleared) as None."""
+        return {k: (None if v == "" else v) for k, v in self.model_dump(exclude_unset=True).items()}
 
 
 class UnitOut(ResponseModel):
@@ -61,8 +68,6 @@ class UnitOut(ResponseModel):
     updated_at: VietnamTime
 
 
-# Fields that must not be cleared with null.
-REQUIRED_ON_PATCH = ("name", "kind", "active")
 UnitSnapshot = dict[str, str | int | bool | None]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.notifier.notifications import service
 from services.notifier.notifications.schemas import Channel, NotificationOut, Status
 from shared.auth import Principal, Role, require
+from shared.openapi import link
 from shared.pagination import Cursor, Limit, Page
+from shared.schemas import UnitCode, Uuid
 
 router = APIRouter(tags=["notifications"])
 
@@ -21,14 +22,27 @@ async def _session(request: Request):
         yield session
 
 
-@router.get("/v1/notifications", response_model=Page[NotificationOut])
+@router.get(
+    "/v1/notifications",
+    response_model=Page[NotificationOut],
+    responses={
+        200: {
+            "links": {
+                "NextPage": link("get", "/v1/notifications", "The next page", cursor="$response.body#/next_cursor"),
+                "SameUnit": link(
+                    "get", "/v1/notifications", "The first one's unit", unit_code="$response.body#/items/0/unit_code"
+                ),
+            }
+        }
+    },
+)
 async def list_notifications(
     session: Annotated[AsyncSession, Depends(_session)],
     principal: Annotated[Principal, Depends(require(Role.office))],
     status: Status | None = None,
     channel: Channel | None = None,
-    unit_code: Annotated[str | None, Query(max_length=32)] = None,
-    directive_id: uuid.UUID | None = None,
+    unit_code: Annotated[UnitCode | None, Query(description="unit code (either case)")] = None,
+    directive_id: Annotated[Uuid | None, Query()] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[NotificationOut]:
@@ -37,7 +51,7 @@ async def list_notifications(
         session,
         status=status,
         channel=channel,
-        unit_code=unit_code.upper() if unit_code else None,
+        unit_code=unit_code,
         directive_id=directive_id,
         limit=limit,
         cursor=cursor,

@@ -37,8 +37,10 @@ async def list_notifications(
     if position is not None:
         try:
             created_at, last_id = datetime.fromisoformat(position[0]), uuid.UUID(position[1])
-        except (ValueError, TypeError, IndexError):
+        except (ValueError, TypeError, IndexError, AttributeError):
             raise InvalidFields(FieldError("cursor", "cursor_invalid")) from None
+        if created_at.tzinfo is None:  # every cursor this service gives carries its offset
+            raise InvalidFields(FieldError("cursor", "cursor_invalid"))
         query = query.where(or_(n.created_at < created_at, and_(n.created_at == created_at, n.id < last_id)))
     rows = list((await session.scalars(query)).all())
     next_cursor = None
