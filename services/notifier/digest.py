@@ -41,7 +41,7 @@ async def send_daily_digest(sender: Sender, *, now: datetime | None = None) -> i
     }
     draft = Draft(
         dedupe_key=f"daily-digest:{day.isoformat()}:email",
-        reason="daily_digest",
+        kind="daily_digest",
         channel="email",
         recipient=settings.office_email,
         recipient_name=OFFICE_NAME,

@@ -29,6 +29,11 @@ from shared.idempotency import idempotency_table
 Base = make_base("notify")
 
 STATUSES = ("created", "sending", "sent", "delivered", "temporary_failure", "permanent_failure", "held_for_cap")
+# Waiting for a send attempt (claimable once ``next_attempt_at`` comes); "sending" is claimable too once
+# its worker is presumed dead.
+WAITING = ("created", "temporary_failure")
+# What did not reach its recipient, for good.
+UNDELIVERED = ("held_for_cap", "permanent_failure")
 # States nothing moves a notification out of (a late receipt included). An SMS held for the daily cap
 # is not sent later: the Office's daily digest lists it.
 FINAL = frozenset({"delivered", "permanent_failure", "held_for_cap"})
@@ -46,13 +51,13 @@ class Notification(Base):
         Index(
             "ix_notifications_pending",
             "next_attempt_at",
-            postgresql_where=text("status IN ('created', 'sending', 'temporary_failure')"),
+            postgresql_where=text(f"status IN {(*WAITING, 'sending')}"),
         ),
         Index("ix_notifications_created_at_id", "created_at", "id"),
         Index(
             "ix_notifications_undelivered",
             "updated_at",
-            postgresql_where=text("status IN ('held_for_cap', 'permanent_failure')"),
+            postgresql_where=text(f"status IN {UNDELIVERED}"),
         ),
         Index("ix_notifications_provider_ref", "provider", "provider_ref"),
         Index("ix_notifications_unit_code", "unit_code"),
@@ -62,7 +67,7 @@ class Notification(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     message_id: Mapped[uuid.UUID] = mapped_column(doc="the queue message (outbox row) that caused it")
-    reason: Mapped[str] = mapped_column(String(64), doc="template: focal_point_registered, reminder_due, ...")
+    kind: Mapped[str] = mapped_column(String(64), doc="what it says, and its templates: focal_point_registered, ...")
     channel: Mapped[str] = mapped_column(String(8))
     recipient: Mapped[str] = mapped_column(String(254), doc="e-mail address or E.164 number")
     recipient_name: Mapped[str | None] = mapped_column(String(200))

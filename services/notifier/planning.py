@@ -30,7 +30,7 @@ OFFICE_NAME = "Văn phòng HĐND và UBND"
 @dataclass(frozen=True, slots=True)
 class Draft:
     dedupe_key: str
-    reason: str  # the template's name
+    kind: str  # what it says: the name of its templates
     channel: str  # email | sms
     recipient: str
     recipient_name: str | None
@@ -46,12 +46,12 @@ def plan(message: Message, *, office_email: str) -> list[Draft]:
     unit = getattr(message, "unit", None)
     drafts: list[Draft] = []
 
-    def add(key: str, reason: str, channel: str, recipient: str | None, name: str | None) -> None:
+    def add(key: str, kind: str, channel: str, recipient: str | None, name: str | None) -> None:
         if recipient and (channel == "email" or is_mobile(recipient)):
             drafts.append(
                 Draft(
                     key,
-                    reason,
+                    kind,
                     channel,
                     recipient,
                     name,

@@ -61,24 +61,24 @@ def environment(directory: str | None) -> Environment:
     return env
 
 
-def has_template(directory: str | None, reason: str, part: str) -> bool:
+def has_template(directory: str | None, kind: str, part: str) -> bool:
     try:
-        environment(directory).get_template(f"{reason}.{part}.txt")
+        environment(directory).get_template(f"{kind}.{part}.txt")
     except TemplateNotFound:
         return False
     return True
 
 
-def render(directory: str | None, reason: str, part: str, context: dict[str, Any]) -> str:
-    text = environment(directory).get_template(f"{reason}.{part}.txt").render(context)
+def render(directory: str | None, kind: str, part: str, context: dict[str, Any]) -> str:
+    text = environment(directory).get_template(f"{kind}.{part}.txt").render(context)
     return text.strip() + ("\n" if part == "email" else "")
 
 
 def render_sms(
-    directory: str | None, reason: str, context: dict[str, Any], *, unaccented: bool, max_segments: int
+    directory: str | None, kind: str, context: dict[str, Any], *, unaccented: bool, max_segments: int
 ) -> tuple[str, str, int]:
     """(text, encoding, segments): one line, unaccented if configured, cut to ``max_segments``."""
-    text = " ".join(render(directory, reason, "sms", context).split())
+    text = " ".join(render(directory, kind, "sms", context).split())
     if unaccented:
         text = unaccent(text)
     text = fit(text, max_segments)

@@ -1,8 +1,8 @@
 """The SQL of the notifier's send path, as prepared statements on asyncpg.
 
-Every notification costs a claim and a finish, and every message an insert: through the ORM these
-took about 7 ms of CPU a notification, these about 0.3 ms (see ``bench/``). Each is one statement,
-so none needs a transaction of its own.
+Every notification costs a claim and a finish, and every message an insert; through the ORM these
+cost an order of magnitude more CPU (``docs/performance.md``). Each is one statement, so none needs a
+transaction of its own. Column lists and states come from the model (``models.py``).
 """
 
 from __future__ import annotations
@@ -13,122 +13,123 @@ from datetime import date, datetime
 from typing import Any
 
 import asyncpg
+from sqlalchemy import Column
+from sqlalchemy.dialects import postgresql
 
-COLUMNS = (
-    "id",
-    "dedupe_key",
-    "message_id",
-    "reason",
-    "channel",
-    "recipient",
-    "recipient_name",
-    "unit_code",
-    "directive_id",
-    "subject",
-    "body",
-    "sms_encoding",
-    "sms_segments",
-    "status",
-    "lane",
+from services.notifier.models import UNDELIVERED, WAITING, Notification, SmsDailyCount
+
+N = Notification.__table__
+TABLE = f"{N.schema}.{N.name}"
+COUNTS = f"{SmsDailyCount.__table__.schema}.{SmsDailyCount.__table__.name}"
+
+# A new row as the worker inserts it (the status it starts in included), and a claimed row as the send
+# path reads it back.
+INSERTED = [N.c[name] for name in ("id", "dedupe_key", "message_id", "kind", "channel", "recipient",
+                                   "recipient_name", "unit_code", "directive_id", "subject", "body",
+                                   "sms_encoding", "sms_segments", "status", "lane")]  # fmt: skip
+CLAIMED = ", ".join(
+    c.name
+    for c in (N.c.id, N.c.channel, N.c.recipient, N.c.recipient_name, N.c.subject, N.c.body, N.c.attempts)
+    + (N.c.pinned_provider, N.c.status)
 )
-CLAIMED = "id, channel, recipient, recipient_name, subject, body, attempts, pinned_provider, status"
+
+
+def _names(columns: Sequence[Column[Any]]) -> str:
+    return ", ".join(c.name for c in columns)
+
+
+def _array_type(column: Column[Any]) -> str:
+    return column.type.compile(dialect=postgresql.dialect()).split("(")[0].lower() + "[]"
+
 
 # New rows (those inserted as "sending" are claimed by this very statement: one attempt, now), and
 # rows of the same dedupe keys an earlier run of the job left waiting (the SELECT sees the table as it
 # was before this statement, so the union needs both halves).
 CREATE = f"""
 WITH inserted AS (
-    INSERT INTO notify.notifications (id, dedupe_key, message_id, reason, channel, recipient, recipient_name,
-                                      unit_code, directive_id, subject, body, sms_encoding, sms_segments, status,
-                                      lane, attempts)
+    INSERT INTO {TABLE} ({_names(INSERTED)}, attempts)
     SELECT *, CASE WHEN status = 'sending' THEN 1 ELSE 0 END
-    FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[],
-                $8::text[], $9::uuid[], $10::text[], $11::text[], $12::text[], $13::smallint[], $14::text[],
-                $15::text[])
-         AS r(id, dedupe_key, message_id, reason, channel, recipient, recipient_name, unit_code, directive_id,
-              subject, body, sms_encoding, sms_segments, status, lane)
+    FROM unnest({", ".join(f"${n}::{_array_type(c)}" for n, c in enumerate(INSERTED, start=1))})
+         AS r({_names(INSERTED)})
     ON CONFLICT (dedupe_key) DO NOTHING
     RETURNING {CLAIMED}
 )
 SELECT * FROM inserted
 UNION ALL
-SELECT {CLAIMED} FROM notify.notifications
-WHERE dedupe_key = ANY($2::text[]) AND status = 'created'
-"""  # noqa: S608 (column lists are constants)
+SELECT {CLAIMED} FROM {TABLE}
+WHERE dedupe_key = ANY($2::{_array_type(N.c.dedupe_key)}) AND status = 'created'
+"""  # noqa: S608 (names from the model)
 
-CLAIM = """
-UPDATE notify.notifications
+CLAIM = f"""
+UPDATE {TABLE}
 SET status = 'sending', attempts = attempts + 1, updated_at = now()
 WHERE id = $1
   AND next_attempt_at <= now() + interval '1 second'
-  AND (status IN ('created', 'temporary_failure')
-       OR (status = 'sending' AND updated_at < now() - make_interval(secs => $2::float8)))
+  AND (status IN {WAITING} OR (status = 'sending' AND updated_at < now() - make_interval(secs => $2::float8)))
   AND (NOT $3::boolean OR channel <> 'sms' OR urgent)
-RETURNING id, channel, recipient, recipient_name, subject, body, attempts, pinned_provider, status
-"""
+RETURNING {CLAIMED}
+"""  # noqa: S608
 
 # Only from "sending": a delivery receipt that arrived first keeps its final state.
-FINISH = """
-UPDATE notify.notifications
+FINISH = f"""
+UPDATE {TABLE}
 SET status = $2::text, provider = $3::text, last_error = $4::text, updated_at = now(),
     sent_at = CASE WHEN $2::text = 'sent' THEN now() ELSE sent_at END,
     provider_ref = CASE WHEN $2::text = 'sent' THEN $5::text ELSE provider_ref END,
     next_attempt_at = coalesce($6::timestamptz, next_attempt_at),
     pinned_provider = CASE WHEN $6::timestamptz IS NULL THEN pinned_provider ELSE $7::text END
 WHERE id = $1 AND status = 'sending'
-"""
+"""  # noqa: S608
 
-RELEASE = """
-UPDATE notify.notifications
+RELEASE = f"""
+UPDATE {TABLE}
 SET status = 'created', attempts = attempts - 1, next_attempt_at = $2::timestamptz, updated_at = now()
 WHERE id = $1 AND status = 'sending'
-"""
+"""  # noqa: S608
 
-DEFER_SMS = """
-UPDATE notify.notifications SET next_attempt_at = $2::timestamptz, updated_at = now()
-WHERE id = $1 AND channel = 'sms' AND NOT urgent AND status IN ('created', 'temporary_failure')
-  AND next_attempt_at < $2::timestamptz
+DEFER_SMS = f"""
+UPDATE {TABLE} SET next_attempt_at = $2::timestamptz, updated_at = now()
+WHERE id = $1 AND channel = 'sms' AND NOT urgent AND status IN {WAITING} AND next_attempt_at < $2::timestamptz
 RETURNING attempts
-"""
+"""  # noqa: S608
 
 # One of the recipient's SMS slots of ``day``: true when this notification holds one already (a retry)
 # or takes one now, false when the day's cap is reached. The counter's row lock orders concurrent
 # takes for one number, so the cap holds across workers.
-TAKE_SMS_SLOT = """
+TAKE_SMS_SLOT = f"""
 WITH held AS (
-    SELECT sms_counted_on IS NOT DISTINCT FROM $3::date AS already FROM notify.notifications WHERE id = $1
+    SELECT sms_counted_on IS NOT DISTINCT FROM $3::date AS already FROM {TABLE} WHERE id = $1
 ), taken AS (
-    INSERT INTO notify.sms_daily_counts AS c (recipient, day, sent)
+    INSERT INTO {COUNTS} AS c (recipient, day, sent)
     SELECT $2, $3, 1 WHERE NOT coalesce((SELECT already FROM held), false)
     ON CONFLICT (recipient, day) DO UPDATE SET sent = c.sent + 1 WHERE c.sent < $4
     RETURNING 1
 ), counted AS (
-    UPDATE notify.notifications SET sms_counted_on = $3 WHERE id = $1 AND EXISTS (SELECT 1 FROM taken)
+    UPDATE {TABLE} SET sms_counted_on = $3 WHERE id = $1 AND EXISTS (SELECT 1 FROM taken)
     RETURNING 1
 )
 SELECT coalesce((SELECT already FROM held), false) OR EXISTS (SELECT 1 FROM taken)
-"""
+"""  # noqa: S608
 
-# What could not reach its recipient in a period (the Office's daily digest).
-UNDELIVERED = """
-SELECT status, channel, recipient, recipient_name, unit_code, last_error FROM notify.notifications
-WHERE status IN ('held_for_cap', 'permanent_failure') AND updated_at >= $1 AND updated_at < $2
+# What did not reach its recipient in a period (the Office's daily digest).
+UNDELIVERED_IN = f"""
+SELECT status, channel, recipient, recipient_name, unit_code, last_error FROM {TABLE}
+WHERE status IN {UNDELIVERED} AND updated_at >= $1 AND updated_at < $2
 ORDER BY status, recipient, updated_at
-"""
+"""  # noqa: S608
 
-STUCK = """
-SELECT id, lane FROM notify.notifications
-WHERE (status IN ('created', 'temporary_failure') AND next_attempt_at < now() - make_interval(secs => $1::float8))
+STUCK = f"""
+SELECT id, lane FROM {TABLE}
+WHERE (status IN {WAITING} AND next_attempt_at < now() - make_interval(secs => $1::float8))
    OR (status = 'sending' AND updated_at < now() - make_interval(secs => $1::float8))
 ORDER BY next_attempt_at
 LIMIT $2
-"""
+"""  # noqa: S608
 
 
 async def create(pool: asyncpg.Pool, rows: Sequence[dict[str, Any]]) -> list[asyncpg.Record]:
     """Insert ``rows`` (each with the status to start in); returns the claimed and the waiting ones."""
-    columns = [[row[c] for row in rows] for c in COLUMNS]
-    return await pool.fetch(CREATE, *columns)
+    return await pool.fetch(CREATE, *([row[c.name] for row in rows] for c in INSERTED))
 
 
 async def claim(pool: asyncpg.Pool, notification_id: uuid.UUID, *, stuck_after: float, quiet: bool):
@@ -162,7 +163,7 @@ async def take_sms_slot(pool: asyncpg.Pool, notification_id: uuid.UUID, recipien
 
 
 async def undelivered(pool: asyncpg.Pool, start: datetime, end: datetime) -> list[asyncpg.Record]:
-    return await pool.fetch(UNDELIVERED, start, end)
+    return await pool.fetch(UNDELIVERED_IN, start, end)
 
 
 async def stuck(pool: asyncpg.Pool, *, stuck_after: float, limit: int) -> list[tuple[uuid.UUID, str]]:

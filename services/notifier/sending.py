@@ -83,7 +83,7 @@ class Sender:
             "id": uuid.uuid4(),
             "dedupe_key": draft.dedupe_key,
             "message_id": message_id,
-            "reason": draft.reason,
+            "kind": draft.kind,
             "channel": draft.channel,
             "recipient": draft.recipient,
             "recipient_name": draft.recipient_name,
@@ -94,16 +94,16 @@ class Sender:
         if draft.channel == "sms":
             body, encoding, segments = render_sms(
                 s.templates_dir,
-                draft.reason,
+                draft.kind,
                 draft.context,
                 unaccented=s.sms_unaccented,
                 max_segments=s.sms_max_segments,
             )
             row.update(body=body, sms_encoding=encoding, sms_segments=segments, subject=None)
         else:
-            subject = render(s.templates_dir, draft.reason, "subject", draft.context).splitlines()[0]
+            subject = render(s.templates_dir, draft.kind, "subject", draft.context).splitlines()[0]
             row.update(
-                body=render(s.templates_dir, draft.reason, "email", draft.context),
+                body=render(s.templates_dir, draft.kind, "email", draft.context),
                 subject=subject[:300],
                 sms_encoding=None,
                 sms_segments=None,
@@ -117,7 +117,7 @@ class Sender:
         fewer a notification. SMS in quiet hours are inserted ``created`` and deferred; rows an earlier
         run of the same job left ``created`` are claimed one by one, as any retry is.
         """
-        drafts = [d for d in drafts if has_template(self.settings.templates_dir, d.reason, d.channel)]
+        drafts = [d for d in drafts if has_template(self.settings.templates_dir, d.kind, d.channel)]
         if not drafts:
             return 0
         quiet = quiet_until(self.settings, utcnow()) is not None

@@ -144,7 +144,7 @@ async def test_the_notifier_conforms_to_its_openapi(db, notifier_settings_for_co
                     Notification(
                         dedupe_key=f"contract:{channel}",
                         message_id=uuid.uuid4(),
-                        reason="focal_point_registered",
+                        kind="focal_point_registered",
                         channel=channel,
                         recipient=recipient,
                         unit_code="06652",

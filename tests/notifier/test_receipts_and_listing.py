@@ -150,7 +150,7 @@ async def test_the_office_lists_notifications_with_filters(
     assert len(everything) == 5
     assert [i["unit_code"] for i in everything[:2]] == ["06655", "06655"]  # newest first
     (failed,) = await listing(notifier_client, key, status="permanent_failure")
-    assert (failed["recipient"], failed["reason"], failed["attempts"]) == (
+    assert (failed["recipient"], failed["kind"], failed["attempts"]) == (
         "ubnd.haphong@halong.example",
         "focal_point_registered_unit",
         1,

@@ -76,15 +76,15 @@ def materialised(message, s: NotifierSettings | None = None) -> list[dict]:
     return [sender.materialise(message.message_id, d) for d in plan(message, office_email=s.office_email)]
 
 
-def only(rows: list[dict], reason: str, channel: str) -> dict:
-    (row,) = [r for r in rows if r["reason"] == reason and r["channel"] == channel]
+def only(rows: list[dict], kind: str, channel: str) -> dict:
+    (row,) = [r for r in rows if r["kind"] == kind and r["channel"] == channel]
     return row
 
 
 @pytest.mark.parametrize("kind", BUILDERS)
 def test_every_message_kind_renders_all_its_notifications(kind):
     rows = materialised(BUILDERS[kind]())
-    assert {(r["reason"], r["channel"], r["recipient"]) for r in rows} == EXPECTED[kind]
+    assert {(r["kind"], r["channel"], r["recipient"]) for r in rows} == EXPECTED[kind]
     assert len({r["dedupe_key"] for r in rows}) == len(rows)
     for row in rows:
         assert row["body"].strip() and "{{" not in row["body"] and "{%" not in row["body"]
@@ -98,7 +98,7 @@ def test_every_message_kind_renders_all_its_notifications(kind):
 
 def test_every_shipped_template_is_used():
     used = {
-        f"{r['reason']}.{part}.txt"
+        f"{r['kind']}.{part}.txt"
         for build in BUILDERS.values()
         for r in materialised(build())
         for part in (("subject", "email") if r["channel"] == "email" else ("sms",))
@@ -161,7 +161,7 @@ def test_a_replacement_also_tells_the_person_replaced():
     assert "Đăng ký này thay thế đồng chí Trần Thị Hoa (0987 654 321)." in unit
     assert not [r for r in rows if r["channel"] == "sms" and r["recipient"] == OLD.phone]
     first = materialised(messages.registered())
-    assert not [r for r in first if r["reason"] == "focal_point_superseded"]
+    assert not [r for r in first if r["kind"] == "focal_point_superseded"]
     assert "thay thế" not in only(first, "focal_point_registered_unit", "email")["body"]
 
 

@@ -15,7 +15,7 @@ Channel = Literal["email", "sms"]
 
 class NotificationOut(ResponseModel):
     id: uuid.UUID
-    reason: str = Field(description="why: focal_point_registered, reminder_due, deadline_digest, ...")
+    kind: str = Field(description="what it says (its templates): focal_point_registered, reminder_due, ...")
     channel: Channel
     recipient: str
     recipient_name: str | None
