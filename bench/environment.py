@@ -1,6 +1,6 @@
 """The bench's throwaway world: a fresh migrated database with units, one directive and an office key
-(the registry bench) or with the notifier's schema too (the notifier bench), a Redis key space of its
-own, and their removal afterwards.
+(the registry bench), with the notifier's schema too (the notifier bench, bare; the lanes bench,
+seeded), a Redis key space of its own, and their removal afterwards.
 
 The registry is seeded through its own service functions (as ``tests/builders.py`` does), so the data
 is exactly what the API would have written.
@@ -9,6 +9,7 @@ is exactly what the API would have written.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -31,6 +32,7 @@ from shared.timeutil import VIETNAM, utcnow
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a database of its own: nothing else of ours lives there
 NOTIFIER_REDIS_URL = "redis://127.0.0.1:6379/12"  # the notifier bench's: arq's job keys are global
+LANES_REDIS_URL = "redis://127.0.0.1:6379/10"  # the lanes bench's: its registry's and notifier's jobs
 
 
 @dataclass
@@ -44,6 +46,9 @@ class BenchEnv:
     redis_url: str = REDIS_URL
     # Keys outside ``{queue_prefix}:*`` the run creates (arq's job and result keys cannot be prefixed).
     extra_redis_patterns: list[str] = field(default_factory=list)
+    # Also remove arq's keys of every job in the run's queues and every result of a job they ran (for
+    # runs whose services pick their own job ids: outbox rows, acknowledgements, cron jobs).
+    arq_jobs: bool = False
 
     @property
     def dsn(self) -> str:
@@ -58,7 +63,7 @@ class BenchEnv:
         """The IOC_* variables of the registry under test."""
         return {
             "IOC_DATABASE_URL": self.sqlalchemy_url,
-            "IOC_REDIS_URL": REDIS_URL,
+            "IOC_REDIS_URL": self.redis_url,
             "IOC_QUEUE_PREFIX": self.queue_prefix,
             "IOC_ENVIRONMENT": "bench",
             "IOC_LOG_LEVEL": "WARNING",
@@ -71,13 +76,16 @@ class BenchEnv:
         upgrade(self.sqlalchemy_url)
         asyncio.run(self._seed(unit_count))
 
-    def setup_notifier(self) -> None:
-        """Create the database with the registry's schemas (they hold ``auth``) and the notifier's."""
+    def setup_notifier(self, unit_count: int = 0) -> None:
+        """Create the database with the registry's schemas (they hold ``auth``) and the notifier's;
+        with ``unit_count``, seeded as :meth:`setup` seeds it."""
         from services.notifier.migrations import upgrade as upgrade_notifier
 
         self.create()
         upgrade(self.sqlalchemy_url)
         upgrade_notifier(self.sqlalchemy_url)
+        if unit_count:
+            asyncio.run(self._seed(unit_count))
 
     def create(self) -> None:
         asyncio.run(_admin(f'CREATE DATABASE "{self.database}"'))
@@ -137,6 +145,8 @@ class BenchEnv:
     def teardown(self) -> None:
         """Drop the database and this run's Redis keys; safe to call after a partial setup."""
         try:
+            if self.arq_jobs:
+                asyncio.run(_delete_arq_keys(self.queue_prefix, self.redis_url))
             for pattern in (f"{self.queue_prefix}:*", *self.extra_redis_patterns):
                 asyncio.run(_delete_redis_keys(pattern, self.redis_url))
         finally:
@@ -146,7 +156,10 @@ class BenchEnv:
 
     def _settings(self) -> RegistrySettings:
         return RegistrySettings(
-            database_url=self.sqlalchemy_url, redis_url=REDIS_URL, queue_prefix=self.queue_prefix, log_level="WARNING"
+            database_url=self.sqlalchemy_url,
+            redis_url=self.redis_url,
+            queue_prefix=self.queue_prefix,
+            log_level="WARNING",
         )
 
 
@@ -159,13 +172,44 @@ async def _admin(statement: str) -> None:
 
 
 async def _delete_redis_keys(pattern: str, url: str = REDIS_URL) -> None:
-    """The registry's request path does not touch the queues (the outbox relay, not run here, does);
-    this removes anything that appeared under the run's prefix all the same."""
+    """Every key matching ``pattern`` (the registry bench runs no relay, so nothing should appear
+    under its prefix; whatever did goes all the same)."""
     client = aioredis.Redis.from_url(url)
     try:
         doomed = [key async for key in client.scan_iter(match=pattern, count=1000)]
         if doomed:
             await client.delete(*doomed)
+    finally:
+        await client.aclose()
+
+
+async def _delete_arq_keys(queue_prefix: str, url: str) -> None:
+    """arq's keys of a run's jobs, which arq keeps outside any prefix (``arq:job:ID``, ``arq:retry:ID``,
+    ``arq:in-progress:ID``, ``arq:result:ID``): those of every job still in a queue named
+    ``{queue_prefix}:…``, and every result whose queue is one of them (results are the services' JSON;
+    anything else in the database is left alone)."""
+    client = aioredis.Redis.from_url(url)
+    try:
+        queues = [key async for key in client.scan_iter(match=f"{queue_prefix}:*", count=1000, _type="zset")]
+        job_ids = [job_id for queue in queues for job_id in await client.zrange(queue, 0, -1)]
+        for start in range(0, len(job_ids), 1000):
+            chunk = job_ids[start : start + 1000]
+            await client.delete(
+                *(prefix + job_id for job_id in chunk for prefix in (b"arq:job:", b"arq:retry:", b"arq:in-progress:"))
+            )
+        results = [key async for key in client.scan_iter(match="arq:result:*", count=1000)]
+        for start in range(0, len(results), 1000):
+            chunk = results[start : start + 1000]
+            doomed = []
+            for key, raw in zip(chunk, await client.mget(chunk), strict=True):
+                try:
+                    queue = json.loads(raw).get("q") if raw else None
+                except (ValueError, UnicodeDecodeError, AttributeError):
+                    continue
+                if isinstance(queue, str) and queue.startswith(f"{queue_prefix}:"):
+                    doomed.append(key)
+            if doomed:
+                await client.delete(*doomed)
     finally:
         await client.aclose()
 

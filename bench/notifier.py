@@ -51,12 +51,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import redis
 
 from bench.environment import NOTIFIER_REDIS_URL, BenchEnv, postgres_version
 from bench.processes import (
     ROOT,
     Child,
+    WorkerChild,
     machine_busy_seconds,
     pids_with_cmdline,
     postgres_backends_cpu,
@@ -135,27 +135,11 @@ def quiet_hours_away_from_now() -> tuple[str, str]:
     return (now + timedelta(hours=3)).strftime("%H:%M"), (now + timedelta(hours=4)).strftime("%H:%M")
 
 
-class NotifierWorker(Child):
-    """``python -m services.notifier.worker`` (arq serves in that very process: its pid is measured)."""
+class NotifierWorker(WorkerChild):
+    """``python -m services.notifier.worker``."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, health_key: str) -> None:
-        super().__init__("notifier-worker", log_path)
-        self.env, self.health_key = env, health_key
-
-    def start(self, timeout: float = 60.0) -> None:
-        self.spawn([sys.executable, "-m", "services.notifier.worker"], self.env)
-        client = redis.Redis.from_url(NOTIFIER_REDIS_URL)
-        try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if not self.alive():
-                    raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
-                if client.exists(self.health_key):  # set after startup, once per poll loop pass
-                    return
-                time.sleep(0.1)
-        finally:
-            client.close()
-        raise RuntimeError(f"{self.name} not ready after {timeout} s:\n{self.log_tail()}")
+    def __init__(self, env: dict[str, str], log_path: Path, health_key: str, redis_url: str = NOTIFIER_REDIS_URL):
+        super().__init__("notifier-worker", "services.notifier.worker", env, log_path, [health_key], redis_url)
 
 
 def worker_env(env: BenchEnv, smtp: Sink, sms: Sink, args: argparse.Namespace, sink_dir: str) -> dict[str, str]:
@@ -164,7 +148,7 @@ def worker_env(env: BenchEnv, smtp: Sink, sms: Sink, args: argparse.Namespace, s
     return {
         "IOC_ENVIRONMENT": "bench",
         "IOC_DATABASE_URL": env.sqlalchemy_url,
-        "IOC_REDIS_URL": NOTIFIER_REDIS_URL,
+        "IOC_REDIS_URL": env.redis_url,
         "IOC_QUEUE_PREFIX": env.queue_prefix,
         "IOC_LOG_LEVEL": "WARNING",
         "IOC_LOG_JSON": "true",
@@ -452,8 +436,9 @@ def main() -> int:
         del os.environ[name]
     run_id = time.strftime("%Y%m%d-%H%M%S")
     logs = RESULTS / "logs"
-    env = BenchEnv(redis_url=NOTIFIER_REDIS_URL)
-    # arq's keys cannot be prefixed: our jobs' (ids carry the prefix), the sweeper's, any retries'.
+    # arq's keys cannot be prefixed: our jobs' (ids carry the prefix), the sweeper's, any retries', and
+    # the acknowledgements the worker queues for the registry, which nothing consumes here (arq_jobs).
+    env = BenchEnv(redis_url=NOTIFIER_REDIS_URL, arq_jobs=True)
     env.extra_redis_patterns = [f"arq:*{env.queue_prefix}*", "arq:*notifier.notifications.sweep:*", "arq:*send:*"]
     children: list[Child] = []
     try:

@@ -1,5 +1,5 @@
-"""The processes a bench run starts (a uvicorn server, the load generator, the notifier bench's worker
-and sinks), and the CPU accounting of the processes around them.
+"""The processes a bench run starts (a uvicorn server, the load generator, the services' workers and
+the sinks), and the CPU accounting of the processes around them.
 
 Every child gets ``PR_SET_PDEATHSIG``, so it is killed by the kernel even if the bench itself is
 SIGKILLed; on any normal exit (Ctrl-C, error, end) ``Child.stop`` terminates the child's whole
@@ -20,6 +20,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -150,6 +152,38 @@ class Server(Child):
             except OSError:
                 pass
             time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready after {timeout} s:\n{self.log_tail()}")
+
+
+class WorkerChild(Child):
+    """A service's worker, ``python -m MODULE`` (arq serves in that very process: its pid is measured),
+    ready once every one of its queues' arq health-check keys exists."""
+
+    def __init__(
+        self,
+        name: str,
+        module: str,
+        env: dict[str, str],
+        log_path: Path,
+        health_keys: list[str],
+        redis_url: str,
+    ) -> None:
+        super().__init__(name, log_path)
+        self.module, self.env, self.health_keys, self.redis_url = module, env, health_keys, redis_url
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.spawn([sys.executable, "-m", self.module], self.env)
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if not self.alive():
+                    raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
+                if client.exists(*self.health_keys) == len(self.health_keys):  # set once per poll loop pass
+                    return
+                time.sleep(0.1)
+        finally:
+            client.close()
         raise RuntimeError(f"{self.name} not ready after {timeout} s:\n{self.log_tail()}")
 
 

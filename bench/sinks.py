@@ -6,10 +6,12 @@ same for the notifier and for the ceiling loop):
 * ``sms``: an eSMS-shaped SMS gateway (``POST /send``, JSON with ApiKey, SecretKey, Phone, Content,
   RequestId...; answers ``{"CodeResult": "100", "SMSID": ...}``) on a bare asyncio HTTP/1.1 server,
   cheap per request. A repeated RequestId answers code 124, as the real gateways do, and counts as a
-  duplicate.
+  duplicate. It also keeps when each SMS arrived, by phone (``Phone`` as sent, national form),
+  repeats included, for the lanes bench's latencies.
 
 Both serve ``GET /stats`` (counts as JSON) and ``POST /reset`` on an HTTP port (the gateway's own
-port for ``sms``, ``--stats-port`` for ``smtp``)::
+port for ``sms``, ``--stats-port`` for ``smtp``); the gateway also serves ``GET /arrivals?prefix=P``:
+the arrival times (Unix seconds) of the SMS to each phone that starts with ``P``::
 
     python -m bench.sinks smtp --port 2525 --stats-port 8025
     python -m bench.sinks sms --port 8026 --api-key K --secret-key S
@@ -25,6 +27,7 @@ import json
 import re
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -50,10 +53,14 @@ class Tally:
         self.bytes = 0
         self.first: float | None = None
         self.last: float | None = None
+        self.arrivals: dict[str, list[float]] = {}  # by recipient: when each of their messages came
 
-    def record(self, key: str | None, size: int) -> bool:
-        """Count one message; False when its id was seen before (or it has none)."""
+    def record(self, key: str | None, size: int, recipient: str | None = None) -> bool:
+        """Count one message (and, given its ``recipient``, when it came); False when its id was seen
+        before (or it has none)."""
         now = time.time()
+        if recipient:
+            self.arrivals.setdefault(recipient, []).append(now)
         self.received += 1
         self.bytes += size
         self.first = self.first or now
@@ -126,10 +133,15 @@ class HttpProtocol(asyncio.Protocol):
 
 
 def control(tally: Tally, method: bytes, path: bytes) -> tuple[int, bytes] | None:
-    """``GET /stats`` and ``POST /reset``, shared by both sinks."""
-    if path == b"/stats" and method == b"GET":
+    """``GET /stats``, ``GET /arrivals?prefix=P`` and ``POST /reset``, shared by both sinks."""
+    route, _, query = path.partition(b"?")
+    if route == b"/stats" and method == b"GET":
         return 200, json.dumps(tally.stats()).encode()
-    if path == b"/reset" and method == b"POST":
+    if route == b"/arrivals" and method == b"GET":
+        prefix = urllib.parse.parse_qs(query.decode()).get("prefix", [""])[0]
+        found = {who: times for who, times in tally.arrivals.items() if who.startswith(prefix)}
+        return 200, json.dumps(found).encode()
+    if route == b"/reset" and method == b"POST":
         tally.reset()
         return 200, b'{"reset": true}'
     return None
@@ -148,7 +160,7 @@ def gateway_handler(tally: Tally, api_key: str, secret_key: str) -> Handler:
                 tally.record(None, len(body))
                 return 200, b'{"CodeResult":"177","ErrorMessage":"Phone number invalid"}'
             request_id = request.get("RequestId")
-            if not tally.record(request_id, len(body)):
+            if not tally.record(request_id, len(body), request["Phone"]):
                 return 200, b'{"CodeResult":"124","ErrorMessage":"RequestId duplicated","SMSID":"dup"}'
             return 200, b'{"CodeResult":"100","SMSID":"%d"}' % tally.received
         return control(tally, method, path) or (404, b'{"error": "not found"}')
@@ -231,6 +243,10 @@ class Sink(Child):
 
     def stats(self) -> dict[str, Any]:
         return self._call("GET", "/stats")
+
+    def arrivals(self, prefix: str = "") -> dict[str, list[float]]:
+        """When the SMS to each phone starting with ``prefix`` (national form) arrived, Unix seconds."""
+        return self._call("GET", "/arrivals?" + urllib.parse.urlencode({"prefix": prefix}))
 
     def reset(self) -> None:
         self._call("POST", "/reset")
