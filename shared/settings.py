@@ -35,3 +35,12 @@ class CommonSettings(BaseSettings):
     # caps a busy worker's rate (concurrency / poll interval): 0.5 s (arq's default) capped the
     # notifier at 100 jobs a second.
     worker_poll_seconds: float = 0.05
+
+    # Per-key rate limits are kept in Redis and shared by every process of a service; while Redis does
+    # not answer within the timeout, each process applies them on its own and leaves Redis alone for
+    # the retry interval. A process takes up to grant_seconds of a key's rate from Redis at once (at
+    # least one request), so a key with a high limit costs a Redis call now and then, not per request.
+    rate_limit_shared: bool = True
+    rate_limit_redis_timeout_seconds: float = 0.1
+    rate_limit_redis_retry_seconds: float = 5.0
+    rate_limit_grant_seconds: float = 0.1

@@ -24,6 +24,7 @@ from shared.logs import configure_logging
 from shared.metrics import RequestMetrics
 from shared.pglisten import listen_forever
 from shared.problems import install_problem_handlers
+from shared.queues import queue_name
 from shared.settings import CommonSettings
 
 Listener = tuple[str, Callable[[], None], Callable[[bool], None]]
@@ -55,6 +56,8 @@ def create_service_app(
             socket_timeout=settings.redis_timeout_seconds,
             socket_connect_timeout=settings.redis_timeout_seconds,
         )
+        if settings.rate_limit_shared:
+            app.state.rate_limiter.attach(app.state.redis, queue_name(settings, service))
         cache: KeyCache = app.state.key_cache
         tasks = [
             asyncio.create_task(
@@ -76,6 +79,7 @@ def create_service_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            app.state.rate_limiter.detach()
             await app.state.redis.aclose()
             await app.state.pg.close()
             await engine.dispose()
@@ -83,7 +87,12 @@ def create_service_app(
     app = FastAPI(title=title, version="1.0.0", description=description, lifespan=lifespan)
     app.state.settings = settings
     app.state.key_cache = KeyCache()
-    app.state.rate_limiter = RateLimiter(rate_limits)
+    app.state.rate_limiter = RateLimiter(
+        rate_limits,
+        timeout=settings.rate_limit_redis_timeout_seconds,
+        retry_seconds=settings.rate_limit_redis_retry_seconds,
+        grant_seconds=settings.rate_limit_grant_seconds,
+    )
     install_problem_handlers(app)
     for router in routers:
         app.include_router(router)
