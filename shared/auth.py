@@ -207,28 +207,34 @@ class RateLimiter:
             state.tokens -= 1
             self._local(key, limit, enforce=False)
             return
-        async with state.lock:  # one request per key asks Redis; the others wait for its answer
-            now = time.monotonic()
+        wanted = max(1, int(limit * self.grant_seconds / 60))
+        if wanted == 1:  # each request asks for its own token: concurrent ones ask at once
+            await self._take_shared(key, state, limit, 1)
+            return
+        async with state.lock:  # one request asks for a grant; the others wait and spend it
             if state.tokens >= 1:
                 state.tokens -= 1
                 self._local(key, limit, enforce=False)
                 return
-            if state.refused_until > now:
-                _refuse(limit, state.refused_until - now)
-            if not self._may_ask_redis(now):
-                self._local(key, limit, enforce=True)
-                return
-            wanted = max(1, int(limit * self.grant_seconds / 60))
-            answer = await self._ask_redis(key, limit, wanted)
-            if answer is None:
-                self._local(key, limit, enforce=True)
-                return
-            granted, wait = answer
-            if granted < 1:
-                state.refused_until = time.monotonic() + wait
-                _refuse(limit, wait)
-            state.tokens += granted - 1
-            self._local(key, limit, enforce=False)
+            await self._take_shared(key, state, limit, wanted)
+
+    async def _take_shared(self, key: uuid.UUID, state: _SharedState, limit: int, wanted: int) -> None:
+        now = time.monotonic()
+        if state.refused_until > now:
+            _refuse(limit, state.refused_until - now)
+        if not self._may_ask_redis(now):
+            self._local(key, limit, enforce=True)
+            return
+        answer = await self._ask_redis(key, limit, wanted)
+        if answer is None:
+            self._local(key, limit, enforce=True)
+            return
+        granted, wait = answer
+        if granted < 1:
+            state.refused_until = time.monotonic() + wait
+            _refuse(limit, wait)
+        state.tokens += granted - 1
+        self._local(key, limit, enforce=False)
 
     def _may_ask_redis(self, now: float) -> bool:
         if self._redis_healthy:
@@ -359,6 +365,11 @@ def require(*roles: Role):
         return principal
 
     return dependency
+
+
+# Prometheus metrics carry every unit's figures: they are read with the Office's or the operations
+# centre's key (Prometheus sends it with ``authorization: {credentials: …}`` in its scrape config).
+monitoring = require(Role.office, Role.ops_centre)
 
 
 def ensure_unit_scope(principal: Principal, unit_code: str) -> None:
