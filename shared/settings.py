@@ -44,3 +44,6 @@ class CommonSettings(BaseSettings):
     rate_limit_redis_timeout_seconds: float = 0.1
     rate_limit_redis_retry_seconds: float = 5.0
     rate_limit_grant_seconds: float = 0.1
+    # Origins whose pages may call the APIs from a browser (CORS), e.g. ["https://ioc.halong.gov.vn"];
+    # none by default: browsers are refused, server-to-server clients are not concerned.
+    cors_origins: list[str] = []

@@ -1,6 +1,7 @@
 """What every HTTP service has in common, assembled once: the database engine and Redis client for
 the app's lifetime, API-key auth with its cache and its revocation listener, problem+json errors,
-request ids and access logs, metrics, the body limit, Idempotency-Key, ``/healthz`` and ``/readyz``."""
+request ids and access logs, metrics, the body limit, Idempotency-Key, security headers and CORS rules,
+``/healthz`` and ``/readyz``."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sqlalchemy import Table
 from shared.auth import KeyCache, RateLimiter, Role
 from shared.db import asyncpg_dsn, create_engine, create_pg_pool, session_factory
 from shared.health import database_check, health_router, redis_check
-from shared.http import BodyLimit, RequestContext
+from shared.http import BodyLimit, CrossOrigin, RequestContext, SecurityHeaders
 from shared.idempotency import IdempotencyMiddleware
 from shared.logs import configure_logging
 from shared.metrics import RequestMetrics
@@ -105,13 +106,18 @@ def create_service_app(
         )
     )
 
-    # Added innermost first: a request meets RequestContext, metrics, the body limit, then idempotency.
+    # Added innermost first: a request meets the security headers, RequestContext, metrics, the CORS
+    # rules, the body limit, then idempotency.
     app.add_middleware(
         IdempotencyMiddleware,
         table=idempotency_table,
         lease=timedelta(seconds=30),
     )
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(CrossOrigin, origins=settings.cors_origins)
     app.add_middleware(RequestMetrics, service=service, routes=app.routes)
     app.add_middleware(RequestContext)
+    # Outside Starlette's own error middleware, so that an unexpected 500 carries the headers too.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build_stack())  # type: ignore[method-assign]
     return app
