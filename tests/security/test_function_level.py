@@ -13,7 +13,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
+
 from services.api.registrations.schemas import RegistrationCreate
+from shared.auth import ApiKey, hash_key
 from tests.builders import create_key, register_focal_point, registration
 from tests.security.conftest import RECEIPT_TOKEN, World
 from tests.security.routes import Route, routes_of
@@ -91,10 +94,7 @@ async def _revocable_key(world: World, role: str) -> Call:
 
 
 async def world_key_id(world: World) -> uuid.UUID:
-    from sqlalchemy import select
-
-    from shared.auth import ApiKey, hash_key
-
+    """The id of a fresh key, for a revocation."""
     secret = await create_key(world.apps["registry"].state.sessions, "ops_centre")
     async with world.apps["registry"].state.sessions() as session:
         return await session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(secret)))

@@ -14,6 +14,7 @@ import hashlib
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from shared.auth import hash_key
 from tests.builders import auth
@@ -117,8 +118,6 @@ async def test_no_answer_shows_a_secret(world):
     """Every route, as every role it admits: no key's secret (but a new key's, once, to its maker), no
     key hash, no subject in clear, neither the subject key nor the receipt token."""
     async with world.apps["registry"].state.engine.connect() as conn:
-        from sqlalchemy import text
-
         hashes = [row[0] for row in await conn.execute(text("SELECT key_hash FROM auth.api_keys"))]
     forbidden = [*world.keys.values(), SUBJECT_KEY, RECEIPT_TOKEN, "key_hash", "0912000001"]
     forbidden += [h.hex() for h in hashes] + [hashlib.sha256(k.encode()).hexdigest() for k in world.keys.values()]

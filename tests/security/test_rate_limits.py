@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import text
 
 from services.api.app import create_app
 from services.api.settings import RegistrySettings
@@ -139,3 +140,28 @@ async def test_a_key_with_a_high_limit_takes_tokens_in_grants_and_stays_within_i
     assert 120 - 6 <= admitted <= 120 + refill + 1, (admitted, elapsed)
     assert results[-10:] == [429] * 10
     assert calls <= admitted / 6 + 10, calls
+
+
+async def test_a_ward_app_re_registering_in_a_loop_is_stopped_at_its_limit_across_processes(
+    db, shared_settings, registry_app
+):
+    """The probe of the issue: a ward app posting a new focal point over and over, its requests spread
+    over two replicas. With the role's default limit (120 a minute) it gets 120 new versions, and so
+    120 confirmations queued, whichever replica answers; the rest are 429 and store nothing."""
+    await create_unit(db, "06652")
+    directive = await create_directive(db, ["06652"])
+    ward = await create_key(db, "ward_app", unit="06652")
+    limit = shared_settings.rate_limit_ward_app
+    async with two_processes(shared_settings) as (first, second):
+        answers = []
+        for n in range(limit + 20):
+            body = registration(directive.id, full_name=f"Nguyễn Văn Lặp {n}")
+            answers.append(await (first, second)[n % 2].post("/v1/registrations", json=body, headers=auth(ward)))
+    statuses = [a.status_code for a in answers]
+    assert statuses == [201] * limit + [429] * 20
+    async with registry_app.state.engine.connect() as conn:
+        versions = await conn.scalar(text("SELECT count(*) FROM registry.focal_points"))
+        confirmations = await conn.scalar(
+            text("SELECT count(*) FROM registry.outbox WHERE job_name = 'notifier.focal_point.registered'")
+        )
+    assert versions == confirmations == limit
