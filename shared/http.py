@@ -202,4 +202,7 @@ class CrossOrigin(CORSMiddleware):
                 else:
                     await response(scope, receive, send)
                 return
+        if not self.allow_origins:  # no origin is ever allowed: an answer has nothing to say to a browser
+            await self.app(scope, receive, send)
+            return
         await super().__call__(scope, receive, send)
