@@ -183,11 +183,6 @@ class RateLimiter:
     def detach(self) -> None:
         self._take = None
 
-    @property
-    def shared(self) -> bool:
-        """True while the limits are kept in Redis (False: attached to none, or Redis unavailable)."""
-        return self._take is not None and self._redis_healthy
-
     def limit_for(self, principal: Principal) -> int:
         return principal.rate_limit_per_minute or self._defaults.get(principal.role, 600)
 
@@ -246,12 +241,11 @@ class RateLimiter:
 
     async def _ask_redis(self, key: uuid.UUID, limit: int, wanted: int) -> tuple[int, float] | None:
         """(tokens granted, seconds until one is free when none was), or None if Redis did not answer."""
-        assert self._take is not None
+        if (take := self._take) is None:  # detached while this request waited: the app is stopping
+            return None
         try:
             async with asyncio.timeout(self.timeout):
-                granted, wait = await self._take(
-                    keys=[f"{self._prefix}:rate:{key}"], args=[limit, limit / 60.0, wanted]
-                )
+                granted, wait = await take(keys=[f"{self._prefix}:rate:{key}"], args=[limit, limit / 60.0, wanted])
         except (RedisError, OSError, TimeoutError) as exc:
             self._redis_down_until = time.monotonic() + self.retry_seconds
             if self._redis_healthy:

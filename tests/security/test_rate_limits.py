@@ -138,7 +138,6 @@ async def test_a_key_with_a_high_limit_takes_tokens_in_grants_and_stays_within_i
     refill = elapsed * 2  # two tokens a second
     # The processes together never exceed the limit; at most one grant (held by the other) goes unused.
     assert 120 - 6 <= admitted <= 120 + refill + 1, (admitted, elapsed)
-    assert results[-10:] == [429] * 10
     assert calls <= admitted / 6 + 10, calls
 
 
@@ -146,22 +145,28 @@ async def test_a_ward_app_re_registering_in_a_loop_is_stopped_at_its_limit_acros
     db, shared_settings, registry_app
 ):
     """The probe of the issue: a ward app posting a new focal point over and over, its requests spread
-    over two replicas. With the role's default limit (120 a minute) it gets 120 new versions, and so
-    120 confirmations queued, whichever replica answers; the rest are 429 and store nothing."""
+    over two replicas. With the role's default limit (120 a minute) it gets 120 new versions (and what
+    refilled meanwhile), and so as many confirmations queued, whichever replica answers; the rest are
+    429 and store nothing."""
     await create_unit(db, "06652")
     directive = await create_directive(db, ["06652"])
     ward = await create_key(db, "ward_app", unit="06652")
     limit = shared_settings.rate_limit_ward_app
     async with two_processes(shared_settings) as (first, second):
         answers = []
-        for n in range(limit + 20):
+        started = time.monotonic()
+        for n in range(limit + 40):
             body = registration(directive.id, full_name=f"Nguyễn Văn Lặp {n}")
             answers.append(await (first, second)[n % 2].post("/v1/registrations", json=body, headers=auth(ward)))
+        elapsed = time.monotonic() - started
     statuses = [a.status_code for a in answers]
-    assert statuses == [201] * limit + [429] * 20
+    created = statuses.count(201)
+    # The limit, and what refilled meanwhile (two a second); never the limit once per replica.
+    assert limit <= created <= limit + 2 * elapsed + 1, (created, elapsed)
+    assert statuses[:limit] == [201] * limit and statuses.count(429) == len(statuses) - created
     async with registry_app.state.engine.connect() as conn:
         versions = await conn.scalar(text("SELECT count(*) FROM registry.focal_points"))
         confirmations = await conn.scalar(
             text("SELECT count(*) FROM registry.outbox WHERE job_name = 'notifier.focal_point.registered'")
         )
-    assert versions == confirmations == limit
+    assert versions == confirmations == created
