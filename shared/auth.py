@@ -7,23 +7,31 @@ request and no safety. The ``auth`` schema is migrated by the registry, which ma
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import hashlib
+import math
 import secrets
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import asyncpg
+import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
 from sqlalchemy import CheckConstraint, DateTime, Integer, LargeBinary, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base
 from shared.problems import AppError, Forbidden
+
+log = structlog.get_logger("auth")
 
 AuthBase = make_base("auth")
 KEY_PREFIX = "ioc_"
@@ -133,33 +141,187 @@ async def resolve_principal(pool: asyncpg.Pool, cache: KeyCache | None, key: str
 
 
 class RateLimiter:
-    """A token bucket per key, in this process: limits hold without Redis, so an outage of Redis
-    never turns into refused registrations. With N API replicas a key may reach N × its limit."""
+    """Requests per minute per API key, shared by every process of a service through Redis.
 
-    def __init__(self, default_per_minute: dict[Role, int]) -> None:
+    Each key has a token bucket in Redis (capacity: a minute's worth, refilled continuously), taken
+    from by one Lua script on Redis's own clock, so processes on different machines agree. A process
+    takes at most ``grant_seconds`` of a key's rate at once (at least one token) and spends it before
+    asking again: a key limited to a few requests a second asks Redis for every request and is exact,
+    a key with a high limit asks rarely, and a process never holds more than ``grant_seconds`` of a
+    key's rate, which bounds how far the processes together can stray from the limit. A refusal is
+    remembered until the bucket has a token again, so a client hammering past its limit costs no
+    round trip. Every admitted request is also counted in this process's own bucket.
+
+    Redis must never refuse or slow a request: a call that fails or takes longer than ``timeout``
+    makes the process use its own bucket (the limit then holds per process) and leave Redis alone for
+    ``retry_seconds``; then one request at a time tries again.
+    """
+
+    def __init__(
+        self,
+        default_per_minute: dict[Role, int],
+        *,
+        timeout: float = 0.1,
+        retry_seconds: float = 5.0,
+        grant_seconds: float = 0.1,
+    ) -> None:
         self._defaults = default_per_minute
-        self._buckets: dict[uuid.UUID, tuple[float, float]] = {}
+        self.timeout, self.retry_seconds, self.grant_seconds = timeout, retry_seconds, grant_seconds
+        self._buckets: dict[uuid.UUID, tuple[float, float]] = {}  # this process's: (tokens, at)
+        self._shared: dict[uuid.UUID, _SharedState] = {}
+        self._take: AsyncScript | None = None
+        self._prefix = ""
+        self._redis_down_until = 0.0  # monotonic time before which Redis is left alone
+        self._redis_healthy = True
+        self._probing = False
+
+    def attach(self, redis: Redis, prefix: str) -> None:
+        """Share the limits through ``redis``, under ``{prefix}:rate:{key id}``."""
+        self._take = redis.register_script(_TAKE)
+        self._prefix = prefix
+
+    def detach(self) -> None:
+        self._take = None
 
     def limit_for(self, principal: Principal) -> int:
         return principal.rate_limit_per_minute or self._defaults.get(principal.role, 600)
 
-    def check(self, principal: Principal) -> None:
+    async def check(self, principal: Principal) -> None:
+        """Admit one request of ``principal``'s key, or raise 429 with ``Retry-After``."""
         limit = self.limit_for(principal)
+        key = principal.key_id
+        if self._take is None:
+            self._local(key, limit, enforce=True)
+            return
+        state = self._shared.get(key)
+        if state is None:
+            if len(self._shared) >= _MAX_KEYS:
+                self._shared.clear()
+            state = self._shared[key] = _SharedState()
+        if state.tokens >= 1:  # the common case of a busy key: a token this process already holds
+            state.tokens -= 1
+            self._local(key, limit, enforce=False)
+            return
+        wanted = max(1, int(limit * self.grant_seconds / 60))
+        if wanted == 1:  # each request asks for its own token: concurrent ones ask at once
+            await self._take_shared(key, state, limit, 1)
+            return
+        async with state.lock:  # one request asks for a grant; the others wait and spend it
+            if state.tokens >= 1:
+                state.tokens -= 1
+                self._local(key, limit, enforce=False)
+                return
+            await self._take_shared(key, state, limit, wanted)
+
+    async def _take_shared(self, key: uuid.UUID, state: _SharedState, limit: int, wanted: int) -> None:
+        now = time.monotonic()
+        if state.refused_until > now:
+            _refuse(limit, state.refused_until - now)
+        if not self._may_ask_redis(now):
+            self._local(key, limit, enforce=True)
+            return
+        answer = await self._ask_redis(key, limit, wanted)
+        if answer is None:
+            self._local(key, limit, enforce=True)
+            return
+        granted, wait = answer
+        if granted < 1:
+            state.refused_until = time.monotonic() + wait
+            _refuse(limit, wait)
+        state.tokens += granted - 1
+        self._local(key, limit, enforce=False)
+
+    def _may_ask_redis(self, now: float) -> bool:
+        if self._redis_healthy:
+            return True
+        if now < self._redis_down_until or self._probing:
+            return False
+        self._probing = True  # this request tries Redis again; the others keep to the local bucket
+        return True
+
+    async def _ask_redis(self, key: uuid.UUID, limit: int, wanted: int) -> tuple[int, float] | None:
+        """(tokens granted, seconds until one is free when none was), or None if Redis did not answer."""
+        if (take := self._take) is None:  # detached while this request waited: the app is stopping
+            return None
+        try:
+            async with asyncio.timeout(self.timeout):
+                granted, wait = await take(keys=[f"{self._prefix}:rate:{key}"], args=[limit, limit / 60.0, wanted])
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._redis_down_until = time.monotonic() + self.retry_seconds
+            if self._redis_healthy:
+                log.warning("rate_limits_local", error=type(exc).__name__, retry_in_seconds=self.retry_seconds)
+            self._redis_healthy = False
+            return None
+        finally:
+            self._probing = False
+        if not self._redis_healthy:
+            log.info("rate_limits_shared")
+            self._redis_healthy = True
+        return int(granted), float(wait)
+
+    def _local(self, key: uuid.UUID, limit: int, *, enforce: bool) -> None:
+        """This process's bucket: refuses when ``enforce``, else only counts the request."""
         rate = limit / 60.0
         now = time.monotonic()
-        tokens, last = self._buckets.get(principal.key_id, (float(limit), now))
+        tokens, last = self._buckets.get(key, (float(limit), now))
         tokens = min(float(limit), tokens + (now - last) * rate)
         if tokens < 1.0:
-            retry_after = max(1, int((1.0 - tokens) / rate + 0.999))
-            self._buckets[principal.key_id] = (tokens, now)
-            raise AppError(
-                429,
-                "rate-limited",
-                headers={"Retry-After": str(retry_after)},
-                limit=limit,
-                retry_after=retry_after,
-            )
-        self._buckets[principal.key_id] = (tokens - 1.0, now)
+            if enforce:
+                self._buckets[key] = (tokens, now)
+                _refuse(limit, (1.0 - tokens) / rate)
+            tokens = 1.0  # counted only: the shared bucket admitted it
+        if len(self._buckets) >= _MAX_KEYS and key not in self._buckets:
+            self._buckets.clear()
+        self._buckets[key] = (tokens - 1.0, now)
+
+
+# A key's bucket in Redis: take up to ARGV[3] tokens, at least one, or none and say when one is free.
+# Capacity ARGV[1] (a minute's worth), refilled at ARGV[2] tokens a second on Redis's clock; the key
+# expires once the bucket would be full again, which is what a missing key means.
+_TAKE = """
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local wanted = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+local granted = math.min(wanted, math.floor(tokens))
+local wait = 0
+if granted >= 1 then
+  tokens = tokens - granted
+else
+  granted = 0
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1000)
+return {granted, tostring(wait)}
+"""
+
+_MAX_KEYS = 100_000  # keys remembered per process; past that the memory starts afresh
+
+
+class _SharedState:
+    __slots__ = ("lock", "refused_until", "tokens")
+
+    def __init__(self) -> None:
+        self.tokens = 0  # granted by Redis to this process, not yet spent
+        self.refused_until = 0.0  # monotonic time before which Redis would refuse this key
+        self.lock = asyncio.Lock()
+
+
+def _refuse(limit: int, wait_seconds: float) -> NoReturn:
+    retry_after = max(1, math.ceil(wait_seconds))
+    raise AppError(
+        429,
+        "rate-limited",
+        headers={"Retry-After": str(retry_after)},
+        limit=limit,
+        retry_after=retry_after,
+    )
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API key made with `ioc keys create`.")
@@ -191,12 +353,17 @@ def require(*roles: Role):
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
         principal = await authenticate(request, credentials.credentials if credentials else None)
-        request.app.state.rate_limiter.check(principal)
+        await request.app.state.rate_limiter.check(principal)
         if principal.role not in roles:
             raise Forbidden("forbidden-role", role=principal.role.value)
         return principal
 
     return dependency
+
+
+# Prometheus metrics carry every unit's figures: they are read with the Office's or the operations
+# centre's key (Prometheus sends it with ``authorization: {credentials: …}`` in its scrape config).
+monitoring = require(Role.office, Role.ops_centre)
 
 
 def ensure_unit_scope(principal: Principal, unit_code: str) -> None:

@@ -45,6 +45,10 @@ DETAILS: dict[str, tuple[str, str]] = {
     ),
     "not-found": ("Không tìm thấy tài nguyên được yêu cầu.", "The requested resource does not exist."),
     "method-not-allowed": ("Phương thức HTTP này không được hỗ trợ ở đây.", "This HTTP method is not allowed here."),
+    "cors-refused": (
+        "Trang web ở nguồn (Origin) này không được phép gọi API từ trình duyệt.",
+        "Pages of this origin may not call the API from a browser.",
+    ),
     "payload-too-large": (
         "Nội dung yêu cầu vượt quá {limit} byte.",
         "The request body exceeds {limit} bytes.",

@@ -48,3 +48,15 @@ class CommonSettings(BaseSettings):
     outbox_ack_timeout_seconds: float = 60.0
     # Acknowledged rows are deleted after this many days (the audit trail is the domain's own tables).
     outbox_retention_days: int = 30
+
+    # Per-key rate limits are kept in Redis and shared by every process of a service; while Redis does
+    # not answer within the timeout, each process applies them on its own and leaves Redis alone for
+    # the retry interval. A process takes up to grant_seconds of a key's rate from Redis at once (at
+    # least one request), so a key with a high limit costs a Redis call now and then, not per request.
+    rate_limit_shared: bool = True
+    rate_limit_redis_timeout_seconds: float = 0.1
+    rate_limit_redis_retry_seconds: float = 5.0
+    rate_limit_grant_seconds: float = 0.1
+    # Origins whose pages may call the APIs from a browser (CORS), e.g. ["https://ioc.halong.gov.vn"];
+    # none by default: browsers are refused, server-to-server clients are not concerned.
+    cors_origins: list[str] = []

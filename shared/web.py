@@ -1,8 +1,8 @@
 """What every HTTP service has in common, assembled once: the database engine and Redis client for
 the app's lifetime, API-key auth with its cache and its revocation listener, problem+json errors,
-request ids and access logs, metrics, the body limit, Idempotency-Key, ``/healthz`` and ``/readyz``,
-and the OpenAPI document with every error (``shared.openapi``) shown at ``/docs`` and ``/redoc`` by
-assets the service serves itself (the city's network reaches no CDN)."""
+request ids and access logs, metrics, the body limit, Idempotency-Key, security headers and CORS rules,
+``/healthz`` and ``/readyz``, and the OpenAPI document with every error (``shared.openapi``) shown at
+``/docs`` and ``/redoc`` by assets the service serves itself (the city's network reaches no CDN)."""
 
 from __future__ import annotations
 
@@ -22,13 +22,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from shared.auth import KeyCache, RateLimiter, Role
 from shared.db import asyncpg_dsn, create_engine, create_pg_pool, session_factory
 from shared.health import database_check, health_router, redis_check
-from shared.http import BodyLimit, RequestContext
+from shared.http import BodyLimit, CrossOrigin, RequestContext, SecurityHeaders
 from shared.idempotency import IdempotencyMiddleware
 from shared.logs import configure_logging
 from shared.metrics import RequestMetrics
 from shared.openapi import problem_document
 from shared.pglisten import listen_forever
 from shared.problems import install_problem_handlers
+from shared.queues import queue_name
 from shared.settings import CommonSettings
 
 Listener = tuple[str, Callable[[], None], Callable[[bool], None]]
@@ -60,6 +61,8 @@ def create_service_app(
             socket_timeout=settings.redis_timeout_seconds,
             socket_connect_timeout=settings.redis_timeout_seconds,
         )
+        if settings.rate_limit_shared:
+            app.state.rate_limiter.attach(app.state.redis, queue_name(settings, service))
         cache: KeyCache = app.state.key_cache
         tasks = [
             asyncio.create_task(
@@ -81,6 +84,7 @@ def create_service_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            app.state.rate_limiter.detach()
             await app.state.redis.aclose()
             await app.state.pg.close()
             await engine.dispose()
@@ -96,7 +100,12 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.key_cache = KeyCache()
-    app.state.rate_limiter = RateLimiter(rate_limits)
+    app.state.rate_limiter = RateLimiter(
+        rate_limits,
+        timeout=settings.rate_limit_redis_timeout_seconds,
+        retry_seconds=settings.rate_limit_redis_retry_seconds,
+        grant_seconds=settings.rate_limit_grant_seconds,
+    )
     install_problem_handlers(app)
     for router in routers:
         app.include_router(router)
@@ -116,8 +125,8 @@ def create_service_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
 
-    # Added innermost first: a request meets RequestContext, metrics, the body limit, idempotency, then
-    # empty query values are dropped.
+    # Added innermost first: a request meets the security headers, RequestContext, metrics, the CORS
+    # rules, the body limit, idempotency, then empty query values are dropped.
     app.add_middleware(EmptyQueryValues)
     app.add_middleware(
         IdempotencyMiddleware,
@@ -125,8 +134,12 @@ def create_service_app(
         lease=timedelta(seconds=30),
     )
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(CrossOrigin, origins=settings.cors_origins)
     app.add_middleware(RequestMetrics, service=service, routes=app.routes)
     app.add_middleware(RequestContext)
+    # Outside Starlette's own error middleware, so that an unexpected 500 carries the headers too.
+    build_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build_stack())  # type: ignore[method-assign]
     return app
 
 

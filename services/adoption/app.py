@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gc
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from pydantic import TypeAdapter
 
@@ -22,7 +22,7 @@ from services.adoption.models import idempotency_keys
 from services.adoption.settings import AdoptionSettings, get_settings
 from services.adoption.subjects import SubjectHasher
 from services.adoption.units.router import router as units_router
-from shared.auth import Role
+from shared.auth import Role, monitoring
 from shared.openapi import problem_document
 from shared.web import create_service_app
 
@@ -40,7 +40,7 @@ CITIZENS_ADOPTED = Gauge("ioc_adoption_citizens_adopted", "Citizens counted as a
 prometheus_router = APIRouter()
 
 
-@prometheus_router.get("/metrics", include_in_schema=False)
+@prometheus_router.get("/metrics", include_in_schema=False, dependencies=[Depends(monitoring)])
 async def metrics(request: Request) -> Response:
     """Request metrics, and per-unit adoption gauges (read from the aggregates at scrape time)."""
     async with request.app.state.pg.acquire() as conn:

@@ -5,7 +5,7 @@ Run with ``uvicorn services.notifier.app:create_app --factory --port 8002``.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from sqlalchemy import func, select
 
@@ -13,7 +13,7 @@ from services.notifier.models import Notification, idempotency_keys
 from services.notifier.notifications.router import router as notifications_router
 from services.notifier.receipts import router as receipts_router
 from services.notifier.settings import NotifierSettings, get_settings
-from shared.auth import Role
+from shared.auth import Role, monitoring
 from shared.web import create_service_app
 
 NOTIFICATIONS = Gauge("ioc_notifications", "Notifications by channel and status", ["channel", "status"])
@@ -22,7 +22,7 @@ NOTIFICATIONS = Gauge("ioc_notifications", "Notifications by channel and status"
 metrics_router = APIRouter()
 
 
-@metrics_router.get("/metrics", include_in_schema=False)
+@metrics_router.get("/metrics", include_in_schema=False, dependencies=[Depends(monitoring)])
 async def metrics(request: Request) -> Response:
     """Request metrics, and the notifications by channel and status (counted at scrape time)."""
     async with request.app.state.sessions() as session:

@@ -206,7 +206,7 @@ async def test_prometheus_shows_each_units_staff_rate(adoption, adoption_client,
         adoption_client, keys["app"], event("0912000001"), event("0912000002"), event("0912000003", unit="06653")
     )
     await fold(adoption)
-    response = await adoption_client.get("/metrics")
+    response = await adoption_client.get("/metrics", headers=auth(keys["office"]))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert re.search(r'^ioc_adoption_staff_rate\{unit_code="06652"\} 0\.5$', response.text, re.M)
@@ -216,7 +216,7 @@ async def test_prometheus_shows_each_units_staff_rate(adoption, adoption_client,
 async def test_prometheus_labels_requests_by_route_template_never_by_raw_path(adoption, adoption_client, keys):
     for path in ("/docs", "/openapi.json", "/v1/adoption/timeseries?unit_code=06652", "/no/such/page"):
         await adoption_client.get(path, headers=auth(keys["office"]))
-    text = (await adoption_client.get("/metrics")).text
+    text = (await adoption_client.get("/metrics", headers=auth(keys["office"]))).text
     routes = set(re.findall(r'^ioc_http_requests_total\{[^}]*route="([^"]*)"', text, re.M))
     assert {"/docs", "/openapi.json", "/v1/adoption/timeseries", "unmatched"} <= routes
     assert not any("no/such" in r or "?" in r for r in routes)

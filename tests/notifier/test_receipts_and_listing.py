@@ -236,10 +236,10 @@ async def test_only_the_office_may_read_notifications(db, notifier_client):
 
 
 async def test_metrics_count_notifications_by_channel_and_status(
-    notifier_settings, notifier_db, notifier_client, smtp, gateway
+    notifier_settings, notifier_db, notifier_client, smtp, gateway, db
 ):
     await sent_two_messages(notifier_settings, notifier_db, smtp)
-    response = await notifier_client.get("/metrics")
+    response = await notifier_client.get("/metrics", headers=auth(await create_key(db, "ops_centre")))
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     lines = response.text.splitlines()
     assert 'ioc_notifications{channel="sms",status="sent"} 2.0' in lines

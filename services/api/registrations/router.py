@@ -97,4 +97,5 @@ async def focal_point_history(
     """Every version a unit registered for a directive, newest first."""
     ensure_unit_scope(principal, code)
     directive = await get_directive(session, directive_id)
+    await ensure_addresses_own_unit(session, directive, principal)
     return await service.history(session, directive, code)

@@ -9,6 +9,7 @@ Re-importing the same file changes nothing; a changed row updates its unit (and 
 from __future__ import annotations
 
 import csv
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,44 +38,68 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
 
 
+# A directory is small (Vietnam has about 3,300 wards and communes): a far larger file is the wrong
+# file, refused before it is read, so that an import never fills the memory or runs for hours.
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_ROWS = 20_000
+
+
 def _rows(path: Path) -> list[dict[str, str | None]]:
+    if (size := path.stat().st_size) > MAX_FILE_BYTES:
+        raise ValueError(f"{path.name}: {size:,} bytes; a unit file may have at most {MAX_FILE_BYTES:,}")
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         columns = set(reader.fieldnames or ())
-        if {"ward_code", "ward_name", "ward_type"} <= columns:
-            return [
-                {
-                    "code": r["ward_code"],
-                    "name": r["ward_name"],
-                    "kind": GSO_KINDS.get(r["ward_type"].strip(), ""),
-                    "parent_code": r.get("district_code") or None,
-                }
-                for r in reader
-            ]
-        if {"code", "name", "kind"} <= columns:
-            rows = [{k: (v.strip() if v and v.strip() else None) for k, v in r.items()} for r in reader]
-            for row in rows:
-                headcount = row.get("staff_headcount")
-                if headcount is not None and headcount.isdigit():
-                    row["staff_headcount"] = int(headcount)  # type: ignore[assignment]
-            return rows
+        read = list(itertools.islice(reader, MAX_ROWS + 1))
+    if len(read) > MAX_ROWS:
+        raise ValueError(f"{path.name}: more than {MAX_ROWS:,} rows; a unit file may have at most that many")
+    if {"ward_code", "ward_name", "ward_type"} <= columns:
+        return [
+            {
+                "code": r["ward_code"],
+                "name": r["ward_name"],
+                "kind": GSO_KINDS.get((r["ward_type"] or "").strip(), ""),
+                "parent_code": r.get("district_code") or None,
+            }
+            for r in read
+        ]
+    if {"code", "name", "kind"} <= columns:
+        rows = [{k: (v.strip() if v and v.strip() else None) for k, v in r.items()} for r in read]
+        for row in rows:
+            headcount = row.get("staff_headcount")
+            if headcount is not None and headcount.isdigit():
+                row["staff_headcount"] = int(headcount)  # type: ignore[assignment]
+        return rows
     raise ValueError(
         f"{path.name}: expected GSO columns (ward_code, ward_name, ward_type) "
         "or code, name, kind[, parent_code, email, phone, staff_headcount]"
     )
 
 
+def _depths(rows: list[dict[str, str | None]]) -> dict[str | None, int]:
+    """Each code's number of ancestors within the file, found by walking up (no recursion: a chain of
+    thousands of parents is as easy as one); in a cycle of parents the walk's last unit counts as a top."""
+    by_code = {r["code"]: r for r in rows}
+    depths: dict[str | None, int] = {}
+    for row in rows:
+        path: list[str | None] = []
+        code = row["code"]
+        while code in by_code and code not in depths and code not in path:
+            path.append(code)
+            code = by_code[code].get("parent_code")
+        depth = depths[code] + 1 if code in depths else 0
+        for walked in reversed(path):
+            depths[walked] = depth
+            depth += 1
+    return depths
+
+
 async def import_units(session: AsyncSession, path: Path, *, by: str) -> ImportReport:
     report = ImportReport()
     rows = _rows(path)
     # Parents first, so that a file listing a city after its wards still imports in one pass.
-    by_code = {r["code"]: r for r in rows}
-
-    def depth(row: dict[str, str | None], seen: frozenset[str | None] = frozenset()) -> int:
-        parent = row.get("parent_code")
-        return 0 if parent not in by_code or parent in seen else 1 + depth(by_code[parent], seen | {parent})
-
-    rows.sort(key=depth)
+    depths = _depths(rows)
+    rows.sort(key=lambda row: depths.get(row["code"], 0))
     for line, row in enumerate(rows, start=2):
         try:
             data = UnitCreate.model_validate(

@@ -1,0 +1,141 @@
+"""Property-level authorization (OWASP API3): no body sets a field the server owns, and no answer shows a
+secret.
+
+Every operation with a JSON body (from the apps' OpenAPI documents) is sent the valid body of
+``test_function_level.CALLS`` with one field more: a field the server decides (``status``, ``version``,
+``id``, ``role``…) or one that does not exist. Each answer is 422 naming the field, and nothing stored
+changes. Then every route's answers are searched for key secrets, key hashes and the other secrets.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from shared.auth import hash_key
+from tests.builders import auth
+from tests.security.conftest import RECEIPT_TOKEN, SUBJECT_KEY, World
+from tests.security.routes import body_schema, operations, schema_fields
+from tests.security.test_function_level import ACCESS, CALLS, OPEN, TOKEN, send, served
+from tests.security.test_object_level import snapshot
+
+# Fields the server owns (or that name another principal), and one that no model has.
+PRIVILEGED = (
+    "id",
+    "status",
+    "version",
+    "role",
+    "unit_code",
+    "key",
+    "key_hash",
+    "key_hint",
+    "created_at",
+    "updated_at",
+    "submitted_at",
+    "on_time",
+    "revoked_at",
+    "standing_since",
+    "recorded_at",
+    "rate_limit_per_minute",
+    "is_admin",
+)
+
+
+def body_routes(world: World) -> dict[tuple[str, str, str], set[str]]:
+    """Each operation with a JSON body, and the fields its body may carry."""
+    found = {}
+    for name, app in world.apps.items():
+        document = app.openapi()
+        for route, operation in operations(name, app):
+            if (schema := body_schema(operation)) is not None:
+                found[route] = schema_fields(document, schema)
+    return found
+
+
+def role_for(route) -> str:
+    return next(r for r in ("office", "ward_app", "app_backend") if r in ACCESS[route])
+
+
+def with_extra(body: dict[str, Any], field: str) -> list[dict[str, Any]]:
+    """The body with ``field`` added at its top level, and in its first nested object (an event)."""
+    top = {**body, field: "x" if field != "version" else 99}
+    variants = [top]
+    for key, value in body.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            nested = copy.deepcopy(body)
+            nested[key][0][field] = "x"
+            variants.append(nested)
+    return variants
+
+
+async def test_server_owned_and_unknown_fields_are_refused_and_change_nothing(world):
+    routes = body_routes(world)
+    assert len(routes) >= 9  # registrations, withdrawal, units ×2, directives, keys, events, headcount, reports
+    for route, allowed in sorted(routes.items()):
+        service, method, _ = route
+        role = role_for(route)
+        for field in PRIVILEGED:
+            if field in allowed:
+                continue  # a field of this body (e.g. a key's role): checked by its own rules
+            call = await CALLS[route](world, role)
+            for body in with_extra(call.json, field):
+                before = await snapshot(world)
+                response = await world.client(service).request(
+                    method, call.url, json=body, headers=auth(world.keys[role], **{"Accept-Language": "en"})
+                )
+                assert await snapshot(world) == before, (route, field)
+                assert response.status_code == 422, (route, field, response.status_code, response.text)
+                problem = response.json()
+                errors = problem.get("errors") or [e for r in problem.get("rejected", []) for e in r["errors"]]
+                assert any(e["field"].endswith(field) and e["message"] == "Unknown field." for e in errors), (
+                    route,
+                    field,
+                    problem,
+                )
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("status", "withdrawn"), ("version", 1), ("id", "00000000-0000-0000-0000-000000000001"), ("on_time", True)],
+)
+async def test_a_ward_app_cannot_set_its_registrations_state(world, field, value):
+    route = ("registry", "POST", "/v1/registrations")
+    call = await CALLS[route](world, "ward_app")
+    before = await snapshot(world)
+    response = await world.client("registry").post(
+        call.url, json={**call.json, field: value}, headers=auth(world.keys["ward_app"])
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": field, "message": "Trường không được hỗ trợ.", "code": "extra_forbidden"}]
+    assert await snapshot(world) == before
+
+
+async def test_no_answer_shows_a_secret(world):
+    """Every route, as every role it admits: no key's secret (but a new key's, once, to its maker), no
+    key hash, no subject in clear, neither the subject key nor the receipt token."""
+    async with world.apps["registry"].state.engine.connect() as conn:
+        hashes = [row[0] for row in await conn.execute(text("SELECT key_hash FROM auth.api_keys"))]
+    forbidden = [*world.keys.values(), SUBJECT_KEY, RECEIPT_TOKEN, "key_hash", "0912000001"]
+    forbidden += [h.hex() for h in hashes] + [hashlib.sha256(k.encode()).hexdigest() for k in world.keys.values()]
+    for route in sorted(served(world)):
+        access = ACCESS[route]
+        roles = [None] if access in (OPEN, TOKEN) else sorted(access)
+        for role in roles:
+            response = await send(world, route, role)
+            body = response.text
+            if route == ("registry", "POST", "/v1/keys") and response.status_code == 201:
+                created = response.json()
+                assert set(created) == {
+                    "id", "name", "role", "unit_code", "key_hint", "rate_limit_per_minute", "created_at",
+                    "revoked_at", "key",
+                }  # fmt: skip
+                assert hash_key(created["key"]) not in hashes
+                body = body.replace(created["key"], "")
+            for secret in forbidden:
+                assert secret not in body, (route, role, secret[:12])
+    listed = (await world.client("registry").get("/v1/keys", headers=auth(world.keys["office"]))).json()
+    assert listed and all("key" not in k and "key_hash" not in k and len(k["key_hint"]) <= 12 for k in listed)
