@@ -49,6 +49,12 @@ class CommonSettings(BaseSettings):
     # Acknowledged rows are deleted after this many days (the audit trail is the domain's own tables).
     outbox_retention_days: int = 30
 
+    # Requests a minute per key, by role, unless the key carries its own limit (each service counts its
+    # own requests).
+    rate_limit_office: int = 600
+    rate_limit_ward_app: int = 120
+    rate_limit_ops_centre: int = 1200
+    rate_limit_app_backend: int = 6000
     # Per-key rate limits are kept in Redis and shared by every process of a service; while Redis does
     # not answer within the timeout, each process applies them on its own and leaves Redis alone for
     # the retry interval. A process takes up to grant_seconds of a key's rate from Redis at once (at
@@ -60,3 +66,12 @@ class CommonSettings(BaseSettings):
     # Origins whose pages may call the APIs from a browser (CORS), e.g. ["https://ioc.halong.gov.vn"];
     # none by default: browsers are refused, server-to-server clients are not concerned.
     cors_origins: list[str] = []
+
+    def rate_limits(self) -> dict[str, int]:
+        """Requests a minute per key, by role name."""
+        return {
+            "office": self.rate_limit_office,
+            "ward_app": self.rate_limit_ward_app,
+            "ops_centre": self.rate_limit_ops_centre,
+            "app_backend": self.rate_limit_app_backend,
+        }

@@ -43,7 +43,6 @@ def create_service_app(
     description: str,
     routers: Sequence[APIRouter],
     idempotency_table: Table,
-    rate_limits: dict[Role, int],
     max_body_bytes: int = 1024 * 1024,
     listeners: Sequence[Listener] = (),
 ) -> FastAPI:
@@ -101,7 +100,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.key_cache = KeyCache()
     app.state.rate_limiter = RateLimiter(
-        rate_limits,
+        {Role(role): limit for role, limit in settings.rate_limits().items()},
         timeout=settings.rate_limit_redis_timeout_seconds,
         retry_seconds=settings.rate_limit_redis_retry_seconds,
         grant_seconds=settings.rate_limit_grant_seconds,

@@ -22,7 +22,7 @@ from services.adoption.models import idempotency_keys
 from services.adoption.settings import AdoptionSettings, get_settings
 from services.adoption.subjects import SubjectHasher
 from services.adoption.units.router import router as units_router
-from shared.auth import Role, monitoring
+from shared.auth import monitoring
 from shared.openapi import problem_document
 from shared.web import create_service_app
 
@@ -74,7 +74,6 @@ def create_app(settings: AdoptionSettings | None = None) -> FastAPI:
         routers=[events_router, metrics_router, units_router, prometheus_router],
         idempotency_table=idempotency_keys,
         max_body_bytes=settings.max_body_bytes,
-        rate_limits={Role.app_backend: 6000, Role.office: 600, Role.ops_centre: 1200, Role.ward_app: 120},
         listeners=[(CHANNEL, cache.changed, cache.listening)],
     )
     app.state.metrics_cache = cache

@@ -14,7 +14,6 @@ from services.api.models import idempotency_keys
 from services.api.registrations.router import router as registrations_router
 from services.api.settings import RegistrySettings, get_settings
 from services.api.units.router import router as units_router
-from shared.auth import Role
 from shared.metrics import metrics_router
 from shared.web import create_service_app
 
@@ -45,10 +44,4 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         ],
         idempotency_table=idempotency_keys,
         max_body_bytes=settings.max_body_bytes,
-        rate_limits={
-            Role.office: settings.rate_limit_office,
-            Role.ward_app: settings.rate_limit_ward_app,
-            Role.ops_centre: settings.rate_limit_ops_centre,
-            Role.app_backend: settings.rate_limit_app_backend,
-        },
     )

@@ -13,12 +13,6 @@ class RegistrySettings(CommonSettings):
     registry_database_url: str | None = None  # when the registry gets a database of its own
     max_body_bytes: int = 1024 * 1024
 
-    # Requests per minute per key, by role, unless the key carries its own limit.
-    rate_limit_office: int = 600
-    rate_limit_ward_app: int = 120
-    rate_limit_ops_centre: int = 1200
-    rate_limit_app_backend: int = 6000
-
     idempotency_retention_hours: int = 48
 
     # Reminders to units still without a focal point: "3d" = 3 days before the deadline, "12h" =
