@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope, Send
 
 from shared.db import DATABASE_ERRORS, is_database_unavailable
-from shared.messages import DEFAULT_FIELD_MESSAGE, DETAILS, FIELD_MESSAGES, TITLES
+from shared.texts import DEFAULT_FIELD_MESSAGE, DETAILS, FIELD_MESSAGES, TITLES
 
 log = structlog.get_logger("problems")
 

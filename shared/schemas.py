@@ -5,7 +5,7 @@ request the schema allows is accepted and one it forbids is a 422: lengths count
 sent, text must hold a character that normalisation keeps, integers are JSON integers (``3.0`` is
 one, ``"3"`` and ``true`` are not), dates and times are RFC 3339 text with the years the services
 can store and show. Rules that depend on stored data, on another field or on the clock are the
-services' own and answer 422 with a code listed in ``shared.messages.RULE_CODES``.
+services' own and answer 422 with a code listed in ``shared.texts.RULE_CODES``.
 
 ``null`` for an optional field means the field is absent (``RequestModel``).
 """

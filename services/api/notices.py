@@ -22,8 +22,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.api.messages import directive_ref, focal_point_ref, unit_ref
 from services.api.models import Directive, ScheduledNotice, outbox
+from services.api.refs import directive_ref, focal_point_ref, unit_ref
 from services.api.registrations.service import addressed_units
 from services.api.settings import RegistrySettings
 from shared.contracts import DeadlinePassed, DigestUnit, GoLive, Message, ReminderDue

@@ -2,7 +2,7 @@
 
 Every phase runs (examples, coverage, fuzzing, stateful) with every check Schemathesis has, and one of
 ours. A request its schema allows must be answered with 2xx, 3xx, 401, 403, 404, 409 or 429, or with
-a 422 whose every error names a rule the schema cannot state (``shared.messages.RULE_CODES``: stored
+a 422 whose every error names a rule the schema cannot state (``shared.texts.RULE_CODES``: stored
 data, another field, the clock) or a reused Idempotency-Key: ``refusals_name_a_rule`` holds the 422s
 to that, so a refusal of what the schema allows (an empty name, a float headcount) still fails.
 
@@ -34,7 +34,7 @@ from schemathesis.python import asgi as schemathesis_asgi
 from schemathesis.specs.openapi.checks import is_unexpected_http_status_case
 
 from shared.auth import hash_key, new_key
-from shared.messages import RULE_CODES
+from shared.texts import RULE_CODES
 
 # --- formats ----------------------------------------------------------------------------------------
 # Values of the formats the documents use, as the generator should draw them: this API's own phone

@@ -16,7 +16,7 @@ from services.api.app import create_app as create_registry_app
 from services.api.settings import RegistrySettings
 from services.notifier.app import create_app as create_notifier_app
 from services.notifier.settings import NotifierSettings
-from shared.messages import RULE_CODES
+from shared.texts import RULE_CODES
 
 CONTRACT = Path(__file__).parents[2] / "docs" / "api-contract.md"
 SECTIONS = {"registry": "Registry service", "adoption": "Adoption service", "notifier": "Notifier service"}

@@ -16,7 +16,7 @@ from services.notifier.ratelimit import ProviderRateLimiter
 from services.notifier.sending import Sender
 from shared.contracts import BULK
 from shared.timeutil import to_vietnam, utcnow
-from tests.notifier import messages
+from tests.notifier import builders
 from tests.notifier.conftest import enqueue, run_worker_until
 
 PHONE = "+84912345678"
@@ -31,7 +31,7 @@ async def sms_rows(notifier_db) -> list[Notification]:
 async def test_the_eleventh_sms_of_the_day_to_one_person_is_held(notifier_settings, notifier_db, smtp, gateway):
     # A runaway ward app re-registers the same person again and again.
     for i in range(11):
-        await enqueue(notifier_settings, messages.registered(messages.focal_point(f"Nguyễn Văn Đức {i}", phone=PHONE)))
+        await enqueue(notifier_settings, builders.registered(builders.focal_point(f"Nguyễn Văn Đức {i}", phone=PHONE)))
 
     async def settled() -> bool:
         rows = await sms_rows(notifier_db)
@@ -49,8 +49,8 @@ async def test_the_eleventh_sms_of_the_day_to_one_person_is_held(notifier_settin
 async def test_a_retried_sms_counts_once_against_the_cap(notifier_settings, notifier_db, gateway):
     settings = notifier_settings.model_copy(update={"sms_daily_cap": 2})
     gateway.replies.append("500")  # the first attempt fails, the retry succeeds
-    await enqueue(settings, messages.go_live(messages.focal_point(phone=PHONE)))
-    await enqueue(settings, messages.go_live(messages.focal_point("Trần Văn Bình", phone=PHONE)))
+    await enqueue(settings, builders.go_live(builders.focal_point(phone=PHONE)))
+    await enqueue(settings, builders.go_live(builders.focal_point("Trần Văn Bình", phone=PHONE)))
 
     async def settled() -> bool:
         rows = await sms_rows(notifier_db)
@@ -65,7 +65,7 @@ async def test_the_office_hears_of_held_sms_in_the_next_mornings_digest(
 ):
     settings = notifier_settings.model_copy(update={"sms_daily_cap": 1})
     for name in ("Nguyễn Văn Đức", "Nguyễn Văn Đức (2)", "Nguyễn Văn Đức (3)"):
-        await enqueue(settings, messages.go_live(messages.focal_point(name, phone=PHONE)))
+        await enqueue(settings, builders.go_live(builders.focal_point(name, phone=PHONE)))
 
     async def settled() -> bool:
         rows = await sms_rows(notifier_db)

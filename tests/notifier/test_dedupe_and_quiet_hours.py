@@ -14,7 +14,7 @@ from services.notifier.planning import plan
 from services.notifier.sending import Sender
 from shared import queues
 from shared.timeutil import to_vietnam, utcnow
-from tests.notifier import messages
+from tests.notifier import builders
 from tests.notifier.conftest import enqueue, queued, run_worker_until
 from tests.notifier.test_failures import and_idle
 
@@ -58,7 +58,7 @@ def all_final_and_jobs_done(settings, notifier_db, count: int, job_ids: list[str
 
 
 async def test_the_same_message_delivered_twice_is_sent_once(notifier_settings, notifier_db, smtp, gateway):
-    message = messages.registered()
+    message = builders.registered()
     jobs = [uuid.uuid4().hex, uuid.uuid4().hex]  # as if the relay had enqueued it twice
     for job_id in jobs:
         await enqueue(notifier_settings, message, job_id=job_id)
@@ -73,20 +73,20 @@ async def test_the_same_message_delivered_twice_is_sent_once(notifier_settings, 
 
 async def test_reminders_are_one_per_label_and_channel(notifier_settings, notifier_db, smtp, gateway):
     jobs = [uuid.uuid4().hex for _ in range(3)]
-    await enqueue(notifier_settings, messages.reminder("1d"), job_id=jobs[0])
-    await enqueue(notifier_settings, messages.reminder("1d"), job_id=jobs[1])
+    await enqueue(notifier_settings, builders.reminder("1d"), job_id=jobs[0])
+    await enqueue(notifier_settings, builders.reminder("1d"), job_id=jobs[1])
     await run_worker_until(notifier_settings, all_final_and_jobs_done(notifier_settings, notifier_db, 2, jobs[:2]))
 
     first = await by_channel(notifier_db)
     assert [len(first["email"]), len(first["sms"])] == [1, 1]
     assert len(smtp.handler.to("ubnd.haphong@halong.example")) == 1 and gateway.calls == 1
 
-    await enqueue(notifier_settings, messages.reminder("08:00"), job_id=jobs[2])
+    await enqueue(notifier_settings, builders.reminder("08:00"), job_id=jobs[2])
     await run_worker_until(notifier_settings, all_final_and_jobs_done(notifier_settings, notifier_db, 4, jobs))
 
     later = await by_channel(notifier_db)
     assert [len(later["email"]), len(later["sms"])] == [2, 2]
-    d = messages.DIRECTIVE.id
+    d = builders.DIRECTIVE.id
     assert {r.dedupe_key for r in later["sms"]} == {f"reminder:{d}:06652:1d:sms", f"reminder:{d}:06652:08:00:sms"}
     assert len(smtp.handler.to("ubnd.haphong@halong.example")) == 2
     assert len(gateway.to("0912000652")) == 2
@@ -101,7 +101,7 @@ async def test_sms_waits_for_the_end_of_quiet_hours(notifier_settings, notifier_
     settings = notifier_settings.model_copy(
         update={"sms_quiet_start": (now - timedelta(hours=1)).strftime("%H:%M"), "sms_quiet_end": end.strftime("%H:%M")}
     )
-    await enqueue(settings, messages.go_live())
+    await enqueue(settings, builders.go_live())
 
     async def email_sent_and_sms_deferred_or_sent() -> bool:
         current = await by_channel(notifier_db)
@@ -124,7 +124,7 @@ async def test_sms_waits_for_the_end_of_quiet_hours(notifier_settings, notifier_
 
 
 async def test_outside_quiet_hours_sms_goes_at_once(notifier_settings, notifier_db, smtp, gateway):
-    await enqueue(notifier_settings, messages.go_live())
+    await enqueue(notifier_settings, builders.go_live())
     await run_worker_until(notifier_settings, all_final_and_jobs_done(notifier_settings, notifier_db, 2, []))
     (sms,) = (await by_channel(notifier_db))["sms"]
     assert sms.status == "sent" and gateway.calls == 1
@@ -150,15 +150,15 @@ async def test_the_sweeper_resends_what_a_dead_worker_left_in_sending(
     long_ago = utcnow() - timedelta(minutes=10)
     # A worker claimed these ten minutes ago and died before the providers answered.
     dead = await insert_drafts(
-        settings, notifier_db, messages.go_live(), status="sending", attempts=1, updated_at=long_ago
+        settings, notifier_db, builders.go_live(), status="sending", attempts=1, updated_at=long_ago
     )
     # A job lost before it ran: created, due long ago.
     lost = await insert_drafts(
-        settings, notifier_db, messages.issued(), status="created", next_attempt_at=long_ago, updated_at=long_ago
+        settings, notifier_db, builders.issued(), status="created", next_attempt_at=long_ago, updated_at=long_ago
     )
     # A live worker is sending this one right now: the sweeper must leave it alone.
-    busy_fp = messages.focal_point("Lê Thị Mai", phone="+84987000111", email="mai.lt@halong.example")
-    busy = await insert_drafts(settings, notifier_db, messages.go_live(busy_fp), status="sending", attempts=1)
+    busy_fp = builders.focal_point("Lê Thị Mai", phone="+84987000111", email="mai.lt@halong.example")
+    busy = await insert_drafts(settings, notifier_db, builders.go_live(busy_fp), status="sending", attempts=1)
 
     sender = Sender(settings, "normal", notifier_pg, {}, None, None)
     assert {notification_id for notification_id, _ in await sender.stuck()} == {*dead, *lost}
@@ -190,7 +190,7 @@ async def test_the_sweeper_resends_what_a_dead_worker_left_in_sending(
 
 
 async def test_sent_rows_are_never_swept(notifier_settings, notifier_db, notifier_pg, smtp, gateway):
-    await enqueue(notifier_settings, messages.go_live())
+    await enqueue(notifier_settings, builders.go_live())
     await run_worker_until(notifier_settings, all_final_and_jobs_done(notifier_settings, notifier_db, 2, []))
     long_ago = utcnow() - timedelta(hours=1)
     async with notifier_db() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from services.notifier.models import Notification
-from tests.notifier import messages
+from tests.notifier import builders
 from tests.notifier.conftest import enqueue, run_worker_until
 
 
@@ -23,7 +23,7 @@ def settled(notifier_db, count: int):
 
 
 async def test_registration_reaches_the_person_and_the_unit(notifier_settings, notifier_db, smtp, gateway):
-    message = messages.registered()
+    message = builders.registered()
     await enqueue(notifier_settings, message)
     await run_worker_until(notifier_settings, settled(notifier_db, 3))
 

@@ -17,7 +17,7 @@ from services.api.worker import relay as registry_relay
 from services.notifier.models import Notification
 from shared import queues
 from tests.builders import auth, create_directive, create_key, create_unit, registration
-from tests.notifier import messages
+from tests.notifier import builders
 from tests.notifier.conftest import enqueue, run_worker_until
 
 
@@ -107,8 +107,8 @@ async def test_a_worker_killed_mid_batch_loses_nothing(notifier_settings, notifi
     gateway.delay_seconds = 0.05  # a busy gateway, so that the kill lands mid-batch
     people = 40
     for i in range(people):
-        fp = messages.focal_point(name=f"Cán bộ {i}", phone=f"+8491234{i:04d}", email=f"cb{i}@halong.example")
-        await enqueue(notifier_settings, messages.registered(fp))
+        fp = builders.focal_point(name=f"Cán bộ {i}", phone=f"+8491234{i:04d}", email=f"cb{i}@halong.example")
+        await enqueue(notifier_settings, builders.registered(fp))
     expected = people * 3  # SMS and e-mail to the person, e-mail to the unit
 
     env = worker_environment(notifier_settings)

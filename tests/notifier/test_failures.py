@@ -10,7 +10,7 @@ from services.notifier.models import Notification
 from services.notifier.settings import SmsGateway
 from shared import queues
 from shared.contracts import LANES, NOTIFIER
-from tests.notifier import messages
+from tests.notifier import builders
 from tests.notifier.conftest import enqueue, queued, run_worker_until
 from tests.support.sms_gateway import Gateway, running
 
@@ -82,7 +82,7 @@ async def queued_sends(settings) -> list:
 
 async def test_smtp_451_is_retried_and_the_mail_arrives_once(notifier_settings, notifier_db, smtp, gateway):
     smtp.handler.data_replies.append("451 4.3.0 Try later")
-    await enqueue(notifier_settings, messages.digest())
+    await enqueue(notifier_settings, builders.digest())
     await run_worker_until(notifier_settings, settled(notifier_db, 1, notifier_settings))
 
     (row,) = await rows(notifier_db)
@@ -96,7 +96,7 @@ async def test_smtp_451_is_retried_and_the_mail_arrives_once(notifier_settings, 
 async def test_smtp_550_for_a_recipient_is_final_after_one_attempt(notifier_settings, notifier_db, smtp, gateway):
     smtp.handler.refused.add("duc.nv@halong.example")
     rcpts = count_rcpt(smtp)
-    await enqueue(notifier_settings, messages.go_live())
+    await enqueue(notifier_settings, builders.go_live())
     await run_worker_until(notifier_settings, settled(notifier_db, 2, notifier_settings))
 
     (email,) = await rows(notifier_db, "email")
@@ -113,7 +113,7 @@ async def test_smtp_550_for_a_recipient_is_final_after_one_attempt(notifier_sett
 
 async def test_a_number_the_gateway_rejects_is_not_retried(notifier_settings, notifier_db, smtp, gateway):
     gateway.rejected_numbers.add("0912345678")
-    await enqueue(notifier_settings, messages.go_live())
+    await enqueue(notifier_settings, builders.go_live())
     await run_worker_until(notifier_settings, settled(notifier_db, 2, notifier_settings))
 
     (sms,) = await rows(notifier_db, "sms")
@@ -126,7 +126,7 @@ async def test_a_number_the_gateway_rejects_is_not_retried(notifier_settings, no
 
 async def test_gateway_429_is_retried_and_sent(notifier_settings, notifier_db, smtp, gateway):
     gateway.replies.append("429")
-    await enqueue(notifier_settings, messages.go_live())
+    await enqueue(notifier_settings, builders.go_live())
     await run_worker_until(notifier_settings, settled(notifier_db, 2, notifier_settings))
 
     (sms,) = await rows(notifier_db, "sms")
@@ -142,7 +142,7 @@ async def test_a_gateway_timeout_is_retried_without_a_double_send(notifier_setti
     settings = notifier_settings.model_copy(update={"retry_base_seconds": 0.5})
     gateway.timeout_seconds = 1.2
     gateway.replies.append("timeout")
-    await enqueue(settings, messages.go_live())
+    await enqueue(settings, builders.go_live())
     await run_worker_until(settings, settled(notifier_db, 2, settings))
 
     (sms,) = await rows(notifier_db, "sms")
@@ -169,7 +169,7 @@ async def test_failover_to_the_second_gateway(notifier_settings, notifier_db, sm
     gateway.replies.append("500")
     async with running(Gateway(api_key="backup-key", secret_key="backup-secret")) as backup:
         settings = with_backup(notifier_settings, backup)
-        await enqueue(settings, messages.go_live())
+        await enqueue(settings, builders.go_live())
         await run_worker_until(settings, settled(notifier_db, 2, settings))
 
     (sms,) = await rows(notifier_db, "sms")
@@ -190,7 +190,7 @@ async def test_a_timeout_on_the_backup_is_retried_there_and_not_sent_twice(
     async with running(Gateway(timeout_seconds=1.2)) as backup:
         backup.replies.append("timeout")
         settings = with_backup(notifier_settings, backup, retry_base_seconds=0.5)
-        await enqueue(settings, messages.go_live())
+        await enqueue(settings, builders.go_live())
         await run_worker_until(settings, settled(notifier_db, 2, settings))
 
     (sms,) = await rows(notifier_db, "sms")
@@ -202,7 +202,7 @@ async def test_a_timeout_on_the_backup_is_retried_there_and_not_sent_twice(
 async def test_give_up_after_max_attempts(notifier_settings, notifier_db, smtp, gateway):
     settings = notifier_settings.model_copy(update={"max_attempts": 2})
     gateway.replies.extend(["500"] * 5)
-    await enqueue(settings, messages.go_live())
+    await enqueue(settings, builders.go_live())
     await run_worker_until(settings, settled(notifier_db, 2, settings))
 
     (sms,) = await rows(notifier_db, "sms")

@@ -14,7 +14,7 @@ from services.notifier.ratelimit import ProviderRateLimiter
 from services.notifier.worker import build_worker
 from shared import queues
 from shared.contracts import BULK, NORMAL, PRIORITY, UnitRef
-from tests.notifier import messages
+from tests.notifier import builders
 from tests.support.workers import running
 
 
@@ -56,9 +56,9 @@ async def test_a_confirmation_overtakes_a_bulk_backlog(notifier_settings, notifi
     try:
         for i in range(backlog):
             unit = UnitRef(code=f"U{i:03d}", name=f"Phường {i}", kind="ward", phone=f"+8491200{i:04d}")
-            nudge = messages.adoption_nudge(unit)
+            nudge = builders.adoption_nudge(unit)
             await queues.enqueue_message(redis, settings, nudge, job_id=str(nudge.message_id))
-        confirmation = messages.registered()
+        confirmation = builders.registered()
         async with running(build_worker(settings, poll_delay=0.05)):
             await asyncio.sleep(1.0)  # the backlog is being worked through
             enqueued_at = time.monotonic()

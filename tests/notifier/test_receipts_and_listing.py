@@ -12,12 +12,12 @@ from services.notifier.planning import plan
 from services.notifier.sending import Sender
 from shared.contracts import UnitRef
 from tests.builders import auth, create_key, create_unit
-from tests.notifier import messages
+from tests.notifier import builders
 from tests.notifier.conftest import enqueue, run_worker_until
 from tests.notifier.test_failures import and_idle
 
 RECEIPTS = "/v1/sms/receipts/esms?token=test-token"
-OTHER_DIRECTIVE = messages.DIRECTIVE.model_copy(update={"id": uuid.uuid4(), "number": "1021/UBND"})
+OTHER_DIRECTIVE = builders.DIRECTIVE.model_copy(update={"id": uuid.uuid4(), "number": "1021/UBND"})
 OTHER_UNIT = UnitRef(
     code="06655", name="Phường Hà Khẩu", kind="ward", email="ubnd.hakhau@halong.example", phone="+84988000655"
 )
@@ -37,7 +37,7 @@ def settled(notifier_db, count: int, settings):
 
 
 async def one_sent_sms(settings, notifier_db) -> Notification:
-    await enqueue(settings, messages.go_live())
+    await enqueue(settings, builders.go_live())
     await run_worker_until(settings, settled(notifier_db, 2, settings))
     (sms,) = [r for r in await rows(notifier_db) if r.channel == "sms"]
     assert sms.status == "sent" and sms.provider_ref
@@ -127,9 +127,9 @@ async def test_a_receipt_for_an_unknown_message_is_kept(notifier_db, notifier_cl
 async def sent_two_messages(settings, notifier_db, smtp) -> None:
     """Five notifications: a registration (the unit's mailbox refuses) then a directive for another unit."""
     smtp.handler.refused.add("ubnd.haphong@halong.example")
-    await enqueue(settings, messages.registered())
+    await enqueue(settings, builders.registered())
     await run_worker_until(settings, settled(notifier_db, 3, settings))
-    issued = messages.issued(OTHER_UNIT).model_copy(update={"directive": OTHER_DIRECTIVE})
+    issued = builders.issued(OTHER_UNIT).model_copy(update={"directive": OTHER_DIRECTIVE})
     await enqueue(settings, issued)
     await run_worker_until(settings, settled(notifier_db, 5, settings))
 
@@ -202,7 +202,7 @@ async def test_pages_hold_100_by_default_and_at_most_1000(
 ):
     key = await create_key(db, "office")
     sender = Sender(notifier_settings, "normal", notifier_pg, {}, None, None)
-    (draft,) = plan(messages.digest(), office_email=notifier_settings.office_email)
+    (draft,) = plan(builders.digest(), office_email=notifier_settings.office_email)
     many = [sender.materialise(uuid.uuid4(), replace(draft, dedupe_key=f"digest:{n}:email")) for n in range(101)]
     async with notifier_db() as session:  # one statement: every row has the same created_at
         await session.execute(insert(Notification).values(many))

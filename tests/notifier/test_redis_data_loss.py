@@ -21,7 +21,7 @@ from services.notifier.worker import build_worker as notifier_worker
 from shared import queues
 from shared.contracts import LANES, NOTIFIER
 from tests.builders import auth, create_directive, create_key, create_unit, registration
-from tests.notifier import messages
+from tests.notifier import builders
 from tests.notifier.test_end_to_end import worker_environment
 from tests.support.redis_server import free_port
 from tests.support.workers import running
@@ -120,7 +120,7 @@ async def test_the_notifier_worker_process_outlives_a_redis_restart(
         await wait_for(lambda: _metric_at_least(port, "ioc_worker_redis_reconnects_total", 4), 60)
         assert process.poll() is None, process.stderr.read().decode()[-2000:]
 
-        await _enqueue(settings, messages.go_live())
+        await _enqueue(settings, builders.go_live())
 
         async def delivered() -> bool:
             async with notifier_db() as session:

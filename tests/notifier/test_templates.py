@@ -15,7 +15,7 @@ from services.notifier.settings import NotifierSettings
 from shared.contracts import DirectiveRef, UnitRef
 from shared.sms import count_segments, is_gsm7, unaccent
 from shared.timeutil import VIETNAM
-from tests.notifier import messages
+from tests.notifier import builders
 
 
 @pytest.fixture
@@ -24,19 +24,19 @@ def clean_registry():
     return None
 
 
-OLD = messages.focal_point("Trần Thị Hoa", phone="+84987654321", email="hoa.tt@halong.example")
+OLD = builders.focal_point("Trần Thị Hoa", phone="+84987654321", email="hoa.tt@halong.example")
 LANDLINE_UNIT = UnitRef(
     code="06655", name="Phường Hà Khẩu", kind="ward", email="ubnd.hakhau@halong.example", phone="+842033825055"
 )
 BUILDERS = {
-    "registered": lambda: messages.registered(superseded=OLD),
-    "withdrawn": messages.withdrawn,
-    "issued": messages.issued,
-    "reminder": messages.reminder,
-    "digest": messages.digest,
-    "go_live": messages.go_live,
-    "adoption_nudge": messages.adoption_nudge,
-    "adoption_digest": messages.adoption_digest,
+    "registered": lambda: builders.registered(superseded=OLD),
+    "withdrawn": builders.withdrawn,
+    "issued": builders.issued,
+    "reminder": builders.reminder,
+    "digest": builders.digest,
+    "go_live": builders.go_live,
+    "adoption_nudge": builders.adoption_nudge,
+    "adoption_digest": builders.adoption_digest,
 }
 # What each kind of message produces: (template, channel, recipient).
 EXPECTED = {
@@ -108,7 +108,7 @@ def test_every_shipped_template_is_used():
 
 
 def test_planning_the_same_message_twice_gives_the_same_dedupe_keys():
-    message = messages.registered()
+    message = builders.registered()
     again = message.model_copy(update={"message_id": uuid.uuid4()})
     keys = [r["dedupe_key"] for r in materialised(message)]
     assert keys == [r["dedupe_key"] for r in materialised(again)]
@@ -116,7 +116,7 @@ def test_planning_the_same_message_twice_gives_the_same_dedupe_keys():
 
 
 def test_the_984_deadline_reads_before_the_15th_in_every_template():
-    issued = materialised(messages.issued())
+    issued = materialised(builders.issued())
     email, sms = only(issued, "directive_issued", "email"), only(issued, "directive_issued", "sms")
     assert email["subject"] == "Văn bản 984/UBND: cử cán bộ đầu mối trước ngày 15/02/2020"
     assert "kèm số điện thoại di động và thư điện tử, trước ngày 15/02/2020." in email["body"]
@@ -124,35 +124,35 @@ def test_the_984_deadline_reads_before_the_15th_in_every_template():
     assert sms["body"] == (
         "UBND TP Ha Long: theo VB 984/UBND, de nghi Phuong Ha Phong cu 01 can bo dau moi IOC truoc ngay 15/02/2020."
     )
-    reminder = only(materialised(messages.reminder()), "reminder_due", "email")
+    reminder = only(materialised(builders.reminder()), "reminder_due", "email")
     assert reminder["subject"] == "Nhắc: Phường Hà Phong chưa cử cán bộ đầu mối – hạn trước ngày 15/02/2020"
     assert "Đến 00:00 ngày 14/02/2020," in reminder["body"]
 
 
 def test_a_deadline_given_in_utc_is_worded_in_vietnam_time():
-    utc = messages.DIRECTIVE.model_copy(update={"deadline": datetime(2020, 2, 14, 17, 0, tzinfo=UTC)})
-    message = messages.issued().model_copy(update={"directive": utc})
+    utc = builders.DIRECTIVE.model_copy(update={"deadline": datetime(2020, 2, 14, 17, 0, tzinfo=UTC)})
+    message = builders.issued().model_copy(update={"directive": utc})
     assert "trước ngày 15/02/2020" in only(materialised(message), "directive_issued", "email")["subject"]
-    afternoon = messages.DIRECTIVE.model_copy(update={"deadline": datetime(2020, 2, 14, 17, 30, tzinfo=VIETNAM)})
-    message = messages.issued().model_copy(update={"directive": afternoon})
+    afternoon = builders.DIRECTIVE.model_copy(update={"deadline": datetime(2020, 2, 14, 17, 30, tzinfo=VIETNAM)})
+    message = builders.issued().model_copy(update={"directive": afternoon})
     assert "trước 17:30 ngày 14/02/2020" in only(materialised(message), "directive_issued", "email")["subject"]
 
 
 def test_the_confirmation_shows_when_and_how_the_person_was_registered():
-    body = only(materialised(messages.registered()), "focal_point_registered", "email")["body"]
+    body = only(materialised(builders.registered()), "focal_point_registered", "email")["body"]
     assert body.startswith("Kính gửi đồng chí Nguyễn Văn Đức,")
     assert "- Điện thoại: 0912 345 678" in body
     assert "- Thư điện tử: duc.nv@halong.example" in body
     assert "- Thời điểm đăng ký: 09:15 ngày 14/02/2020\n" in body  # on time: no "(sau hạn chót)"
-    late = messages.focal_point().model_copy(
+    late = builders.focal_point().model_copy(
         update={"on_time": False, "submitted_at": datetime(2020, 2, 15, 8, 5, tzinfo=VIETNAM)}
     )
-    unit = only(materialised(messages.registered(late)), "focal_point_registered_unit", "email")["body"]
+    unit = only(materialised(builders.registered(late)), "focal_point_registered_unit", "email")["body"]
     assert "- Thời điểm nhận: 08:05 ngày 15/02/2020 (sau hạn chót trước ngày 15/02/2020)" in unit
 
 
 def test_a_replacement_also_tells_the_person_replaced():
-    rows = materialised(messages.registered(superseded=OLD))
+    rows = materialised(builders.registered(superseded=OLD))
     note = only(rows, "focal_point_superseded", "email")
     assert note["recipient"] == "hoa.tt@halong.example" and note["recipient_name"] == "Trần Thị Hoa"
     assert note["body"].startswith("Kính gửi đồng chí Trần Thị Hoa,")
@@ -160,13 +160,13 @@ def test_a_replacement_also_tells_the_person_replaced():
     unit = only(rows, "focal_point_registered_unit", "email")["body"]
     assert "Đăng ký này thay thế đồng chí Trần Thị Hoa (0987 654 321)." in unit
     assert not [r for r in rows if r["channel"] == "sms" and r["recipient"] == OLD.phone]
-    first = materialised(messages.registered())
+    first = materialised(builders.registered())
     assert not [r for r in first if r["kind"] == "focal_point_superseded"]
     assert "thay thế" not in only(first, "focal_point_registered_unit", "email")["body"]
 
 
 def test_the_deadline_digest_lists_late_and_missing_units_with_their_contacts():
-    (row,) = materialised(messages.digest())
+    (row,) = materialised(builders.digest())
     assert row["recipient"] == "vanphong@halong.example"
     assert row["subject"] == "Văn bản 984/UBND: 1 đơn vị chưa cử, 1 đơn vị cử muộn"
     body = row["body"]
@@ -182,14 +182,14 @@ def test_the_deadline_digest_lists_late_and_missing_units_with_their_contacts():
 
 
 def test_an_empty_digest_section_says_so():
-    message = messages.digest()
+    message = builders.digest()
     message = message.model_copy(update={"units": [u for u in message.units if u.status == "late"]})
     (row,) = materialised(message)
     assert row["subject"] == "Văn bản 984/UBND: 0 đơn vị chưa cử, 1 đơn vị cử muộn"
     assert "Chưa cử (0):\n- (không có)" in row["body"]
 
 
-@pytest.mark.parametrize("build", [messages.issued, messages.reminder])
+@pytest.mark.parametrize("build", [builders.issued, builders.reminder])
 def test_a_unit_whose_phone_is_a_landline_gets_no_sms(build):
     rows = materialised(build(unit=LANDLINE_UNIT))
     assert [(r["channel"], r["recipient"]) for r in rows] == [("email", "ubnd.hakhau@halong.example")]
@@ -208,8 +208,8 @@ def test_every_sms_is_unaccented_and_within_the_segment_limit(kind):
 
 
 def test_a_long_sms_is_cut_to_the_configured_segments():
-    fp = messages.focal_point("Tôn Nữ Thị Phương Thảo Nguyên")
-    message = messages.withdrawn(fp).model_copy(update={"reason": "Đồng chí chuyển công tác sang Sở Nội vụ. " * 20})
+    fp = builders.focal_point("Tôn Nữ Thị Phương Thảo Nguyên")
+    message = builders.withdrawn(fp).model_copy(update={"reason": "Đồng chí chuyển công tác sang Sở Nội vụ. " * 20})
     for max_segments in (1, 2, 3):
         row = only(materialised(message, settings(sms_max_segments=max_segments)), "focal_point_withdrawn", "sms")
         assert row["body"].startswith("UBND TP Ha Long: dang ky can bo dau moi IOC cua dong chi Ton Nu Thi Phuong")
@@ -219,7 +219,7 @@ def test_a_long_sms_is_cut_to_the_configured_segments():
 
 def test_accented_sms_when_configured_is_counted_as_ucs2():
     s = settings(sms_unaccented=False)
-    row = only(materialised(messages.go_live(), s), "go_live", "sms")
+    row = only(materialised(builders.go_live(), s), "go_live", "sms")
     assert row["body"].startswith("UBND TP Hạ Long: Trung tâm điều hành TP thông minh chính thức vận hành")
     assert row["sms_encoding"] == "UCS-2"
     assert row["sms_segments"] == count_segments(row["body"]).count <= s.sms_max_segments
@@ -227,8 +227,8 @@ def test_accented_sms_when_configured_is_counted_as_ucs2():
 
 
 def test_a_decomposed_name_is_unaccented_in_the_sms():
-    fp = messages.focal_point(unicodedata.normalize("NFD", "Nguyễn Thị Ánh Tuyết"))
-    row = only(materialised(messages.registered(fp)), "focal_point_registered", "sms")
+    fp = builders.focal_point(unicodedata.normalize("NFD", "Nguyễn Thị Ánh Tuyết"))
+    row = only(materialised(builders.registered(fp)), "focal_point_registered", "sms")
     assert "dong chi Nguyen Thi Anh Tuyet da duoc dang ky" in row["body"]
 
 
@@ -236,21 +236,21 @@ def test_an_edited_template_folder_is_used(tmp_path):
     for p in SHIPPED.glob("*.txt"):
         (tmp_path / p.name).write_text(p.read_text(encoding="utf-8"), encoding="utf-8")
     (tmp_path / "reminder_due.sms.txt").write_text("Nhắc {{ unit.name }}: hạn {{ directive.deadline | han }}.\n")
-    row = only(materialised(messages.reminder(), settings(templates_dir=str(tmp_path))), "reminder_due", "sms")
+    row = only(materialised(builders.reminder(), settings(templates_dir=str(tmp_path))), "reminder_due", "sms")
     assert row["body"] == "Nhac Phuong Ha Phong: han truoc ngay 15/02/2020."
 
 
 def test_directive_without_a_start_date_still_renders():
-    plain = DirectiveRef(**{**messages.DIRECTIVE.model_dump(), "operation_starts_at": None})
-    email = only(materialised(messages.issued().model_copy(update={"directive": plain})), "directive_issued", "email")
+    plain = DirectiveRef(**{**builders.DIRECTIVE.model_dump(), "operation_starts_at": None})
+    email = only(materialised(builders.issued().model_copy(update={"directive": plain})), "directive_issued", "email")
     assert "vận hành từ" not in email["body"] and "trước ngày 15/02/2020" in email["body"]
 
 
 def test_adoption_nudge_and_digest_read_as_vietnamese_percentages():
-    (email, sms) = sorted(materialised(messages.adoption_nudge()), key=lambda r: r["channel"])
+    (email, sms) = sorted(materialised(builders.adoption_nudge()), key=lambda r: r["channel"])
     assert email["subject"] == "Phường Hà Phong: tỷ lệ cán bộ dùng Smart Quảng Ninh 70% (tuần 2020-W09)"
     assert "21/30 cán bộ" in email["body"] and "mục tiêu 100%" in email["body"]
     assert sms["body"].startswith("UBND TP Ha Long: Phuong Ha Phong moi co 21/30 can bo")
-    (digest,) = materialised(messages.adoption_digest())
+    (digest,) = materialised(builders.adoption_digest())
     assert "700/900 (77,8%)" in digest["body"]
     assert "06652 Phường Hà Phong: 21/30 cán bộ (70%), 120 người dân" in digest["body"]

@@ -13,7 +13,7 @@ from services.api.worker import relay as registry_relay
 from shared import queues
 from shared.contracts import NORMAL, NOTIFIER
 from shared.timeutil import utcnow
-from tests.notifier import messages
+from tests.notifier import builders
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ async def setup(db, registry_settings, own_redis):
     """A relay on a Redis of the test's own, with an ack timeout short enough to watch, and one message."""
     settings = registry_settings.model_copy(update={"redis_url": own_redis.url, "outbox_ack_timeout_seconds": 0.3})
     redis = await queues.connect(settings)
-    message = messages.issued()
+    message = builders.issued()
     async with db() as session:
         outbox.add(session, message)
         await session.commit()

@@ -110,7 +110,9 @@ async def test_a_ward_app_cannot_set_its_registrations_state(world, field, value
         call.url, json={**call.json, field: value}, headers=auth(world.keys["ward_app"])
     )
     assert response.status_code == 422
-    assert response.json()["errors"] == [{"field": field, "message": "Trường không được hỗ trợ.", "code": "extra_forbidden"}]
+    assert response.json()["errors"] == [
+        {"field": field, "message": "Trường không được hỗ trợ.", "code": "extra_forbidden"}
+    ]
     assert await snapshot(world) == before
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.directives.schemas import DirectiveCreate
-from services.api.messages import directive_ref, unit_ref
 from services.api.models import Directive, DirectiveUnit, Unit, outbox
+from services.api.refs import directive_ref, unit_ref
 from shared.auth import Principal, Role
 from shared.contracts import DirectiveIssued
 from shared.db import violated_constraint

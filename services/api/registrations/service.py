@@ -15,8 +15,8 @@ import asyncpg
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.messages import directive_ref, focal_point_ref, unit_ref
 from services.api.models import Directive, DirectiveUnit, FocalPoint, Unit, outbox
+from services.api.refs import directive_ref, focal_point_ref, unit_ref
 from services.api.registrations import repository
 from services.api.registrations.schemas import NOMINATION_FIELDS, RegistrationCreate, RegistrationOut
 from services.api.units.service import find_unit

@@ -8,8 +8,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.api.messages import unit_ref
 from services.api.models import Unit, UnitChange, outbox
+from services.api.refs import unit_ref
 from services.api.units.schemas import UnitCreate, UnitPatch, snapshot
 from shared.auth import Principal
 from shared.contracts import UnitChanged

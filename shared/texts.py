@@ -1,4 +1,4 @@
-"""Every message a client can read, in Vietnamese (default) and English.
+"""Every text a client or an operator reads, in Vietnamese (default) and English.
 
 Keys are stable: they are also the last part of a problem's ``type``. Placeholders use
 ``str.format`` names supplied by whoever raises the error.
