@@ -250,8 +250,15 @@ def field_errors_from_pydantic(raw: Sequence[Mapping[str, Any]]) -> list[FieldEr
             ctx = {}
         if kind == "json_invalid":
             loc = []
+        if kind in ("literal_error", "enum") and isinstance(ctx.get("expected"), str):
+            ctx["expected"] = _choices(ctx["expected"])
         errors.append(FieldError(".".join(loc) or "body", kind, **ctx))
     return errors
+
+
+def _choices(expected: str) -> str:
+    """Pydantic's "'day' or 'week'" as "day, week": the same in every language."""
+    return ", ".join(part.strip().strip("'") for part in re.split(r",| or ", expected) if part.strip())
 
 
 def _methods_of(request: Request) -> list[str]:

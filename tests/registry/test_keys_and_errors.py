@@ -369,3 +369,15 @@ async def test_an_idempotency_key_is_as_its_pattern_says(client, db, key, status
     body = {"name": "Ứng dụng", "role": "ops_centre"}
     response = await client.post("/v1/keys", json=body, headers={k: v.encode("latin-1") for k, v in headers.items()})
     assert response.status_code == status, response.text
+
+
+async def test_the_allowed_values_are_named_in_the_messages_own_language(client, db):
+    key = await create_key(db)
+    unit = {"code": "HL-X", "name": "Phòng X", "kind": "ministry"}
+    vietnamese = (await client.post("/v1/units", json=unit, headers=auth(key))).json()["errors"][0]["message"]
+    assert vietnamese == "Phải là một trong: department, agency, ward, commune, town, city, province."
+    english = await client.post("/v1/units", json=unit, headers=auth(key, **{"Accept-Language": "en"}))
+    assert (
+        english.json()["errors"][0]["message"]
+        == "Must be one of: department, agency, ward, commune, town, city, province."
+    )
