@@ -14,8 +14,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.problems import send_problem
 
-log = structlog.get_logger("http")
-
 
 class RequestContext:
     """Gives each request an id (kept from ``X-Request-ID`` when sane), binds it to every log line,
@@ -23,6 +21,8 @@ class RequestContext:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The app's own logger, bound to the logging its app configured (a process may make several).
+        self.log = structlog.get_logger("http")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,7 +48,7 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             if scope["path"] not in ("/healthz", "/readyz", "/metrics"):
-                log.info(
+                self.log.info(
                     "request",
                     method=scope["method"],
                     path=scope["path"],

@@ -14,6 +14,7 @@ import pytest
 import structlog._output
 
 from services.notifier.migrations import upgrade as migrate_notifier
+from shared.logs import configure_logging
 from shared.timeutil import utcnow
 from tests.adoption.conftest import add_unit, event, fold
 from tests.builders import auth, create_key
@@ -37,8 +38,10 @@ ALL_NEEDLES = sorted(set().union(*(needles(s) for s in VALID + INVALID_ONLY)))
 
 
 @pytest.fixture
-def structlog_lines(monkeypatch) -> list[str]:
-    """Every line structlog prints (its PrintLogger calls print(), meant to be patchable)."""
+def structlog_lines(monkeypatch, adoption_settings) -> list[str]:
+    """Every line structlog prints (its PrintLogger calls print(), meant to be patchable), configured
+    as the adoption app configures it (another app made since may have configured it otherwise)."""
+    configure_logging(adoption_settings.log_level, json_output=adoption_settings.log_json)
     lines: list[str] = []
 
     def recording_print(*args, **kwargs):
