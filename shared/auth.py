@@ -148,7 +148,8 @@ class RateLimiter:
     takes at most ``grant_seconds`` of a key's rate at once (at least one token) and spends it before
     asking again: a key limited to a few requests a second asks Redis for every request and is exact,
     a key with a high limit asks rarely, and a process never holds more than ``grant_seconds`` of a
-    key's rate, which bounds how far the processes together can stray from the limit. A refusal is
+    key's rate, which bounds how far the processes together can stray from the limit. One request of a
+    key asks at a time; the others wait for its answer, so a burst holds one Redis connection. A refusal is
     remembered until the bucket has a token again, so a client hammering past its limit costs no
     round trip. Every admitted request is also counted in this process's own bucket.
 
@@ -203,10 +204,10 @@ class RateLimiter:
             self._local(key, limit, enforce=False)
             return
         wanted = max(1, int(limit * self.grant_seconds / 60))
-        if wanted == 1:  # each request asks for its own token: concurrent ones ask at once
-            await self._take_shared(key, state, limit, 1)
-            return
-        async with state.lock:  # one request asks for a grant; the others wait and spend it
+        # One request of a key asks Redis at a time; the others wait and spend its grant, or ask next.
+        # A burst of one key then holds one Redis connection, and its calls' timeouts measure Redis,
+        # not a queue of the burst's own calls (which would put the process on its own bucket).
+        async with state.lock:
             if state.tokens >= 1:
                 state.tokens -= 1
                 self._local(key, limit, enforce=False)

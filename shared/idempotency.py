@@ -80,11 +80,11 @@ class IdempotencyMiddleware:
         self.app, self.table, self.lease = app, table, lease
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope.get("headers", ()))
-        if scope["type"] != "http" or scope["method"] != "POST" or HEADER not in headers:
+        key = _idempotency_key(scope["headers"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if key is None:
             await self.app(scope, receive, send)
             return
-        key = headers[HEADER].decode("latin-1").strip(" \t")  # optional whitespace around a header value
+        headers = dict(scope["headers"])
         body = await _read_body(receive)
         replay_receive = _replaying(body, receive)
         if len(key) > 255 or not _KEY.match(key):
@@ -102,7 +102,7 @@ class IdempotencyMiddleware:
             principal = None
             if token.startswith(KEY_PREFIX):
                 principal = await resolve_principal(state.pg, state.key_cache, token)
-            if principal is None:  # the route will answer 401; nothing worth remembering
+            if principal is None:  # the route answers 401, or takes a gateway's receipt: nothing to replay
                 await self.app(scope, replay_receive, send)
                 return
             scope.setdefault("state", {})["principal"] = principal
@@ -204,6 +204,13 @@ class IdempotencyMiddleware:
                         )
             except Exception as exc:  # the response is already out; the lease will expire on its own
                 log.warning("idempotency_store_failed", error=type(exc).__name__)
+
+
+def _idempotency_key(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The header's value, or None without one. Several field lines are one value, joined by ", " (RFC
+    9110, 5.3): the key checked against its bounds is the whole of what the client sent, not one line."""
+    lines = [value.decode("latin-1").strip(" \t") for name, value in headers if name == HEADER]
+    return ", ".join(lines) if lines else None  # optional whitespace around a line is not its value
 
 
 async def purge_idempotency_keys(engine: AsyncEngine, table: Table, retention: timedelta) -> int:

@@ -238,6 +238,7 @@ async def test_receipts_take_the_gateways_token_and_no_key(world):
     client = world.client("notifier")
     assert (await client.post(call.url, json=call.json)).status_code == 401
     assert (await client.post(call.url + "?token=wrong", json=call.json)).status_code == 401
+    assert (await client.post(f"{call.url}?token={RECEIPT_TOKEN}{'x' * 10_000}", json=call.json)).status_code == 401
     accepted = await client.post(f"{call.url}?token={RECEIPT_TOKEN}", json=call.json)
     assert accepted.status_code == 200 and accepted.json() == {"applied": False}  # no such message
 

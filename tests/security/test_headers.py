@@ -12,7 +12,6 @@ from fastapi import APIRouter
 
 from services.api.app import create_app
 from services.api.models import idempotency_keys
-from shared.auth import Role
 from shared.web import create_service_app
 from tests.builders import auth, create_key
 from tests.security.conftest import serving
@@ -108,7 +107,6 @@ async def test_an_unexpected_error_answers_500_with_them(registry_settings):
         description="",
         routers=[router],
         idempotency_table=idempotency_keys,
-        rate_limits={Role.office: 600},
     )
     async with serving(app) as client:
         response = await client.get("/v1/boom")

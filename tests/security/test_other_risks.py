@@ -90,27 +90,54 @@ async def notification(world: World) -> str:
         )
 
 
+async def notification_status(world: World, notification_id: str) -> str:
+    async with world.apps["notifier"].state.engine.connect() as conn:
+        return await conn.scalar(text("SELECT status FROM notify.notifications WHERE id = :i"), {"i": notification_id})
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"RequestId": "' OR 1=1 --", "SendStatus": "5"},
+        {"SMSID": "G-1' OR '1'='1", "SendStatus": "5"},
+        {"SendStatus": "5"},
+        {"RequestId": "00000000-0000-0000-0000-000000000007", "SMSID": 1, "SendStatus": 5, "Extra": {"a": [1]}},
+    ],
+)
+async def test_odd_receipts_are_kept_and_change_no_notification(world, payload):
+    """Well-typed receipts that match no message of ours: 200, not applied, kept whole as evidence."""
+    notification_id = await notification(world)
+    response = await world.client("notifier").post(f"/v1/sms/receipts/esms?token={RECEIPT_TOKEN}", json=payload)
+    assert response.status_code == 200 and response.json() == {"applied": False}
+    assert await notification_status(world, notification_id) == "sent"
+    async with world.apps["notifier"].state.engine.connect() as conn:
+        kept = (await conn.execute(text("SELECT payload, applied FROM notify.receipts"))).all()
+    assert kept == [(payload, False)]
+
+
 @pytest.mark.parametrize(
     "payload",
     [
         {"RequestId": {"$ne": None}, "SendStatus": "5"},
         {"RequestId": ["x"], "SMSID": {"a": 1}, "SendStatus": ["5"]},
-        {"RequestId": "' OR 1=1 --", "SendStatus": "5"},
-        {"SMSID": "G-1' OR '1'='1", "SendStatus": "5"},
-        {"SendStatus": "5"},
+        {"SMSID": "G-1", "SendStatus": True},
+        {"SMSID": "G-1", "SendStatus": 5.5},
         [1, 2, 3],
         "5",
     ],
 )
-async def test_odd_receipts_are_kept_and_change_no_notification(world, payload):
+async def test_mistyped_receipts_are_refused_and_change_nothing(world, payload):
+    """A receipt is an object whose fields are text or integers (the contract): anything else is a 422
+    problem document, even when it names a message of ours (SMSID G-1), and neither the notification
+    nor the kept receipts change."""
     notification_id = await notification(world)
+    before = await snapshot(world)
     response = await world.client("notifier").post(f"/v1/sms/receipts/esms?token={RECEIPT_TOKEN}", json=payload)
-    assert response.status_code == 200 and response.json() == {"applied": False}
-    async with world.apps["notifier"].state.engine.connect() as conn:
-        status = await conn.scalar(
-            text("SELECT status FROM notify.notifications WHERE id = :i"), {"i": notification_id}
-        )
-    assert status == "sent"
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems/validation-error" and response.json()["errors"]
+    assert await snapshot(world) == before
+    assert await notification_status(world, notification_id) == "sent"
 
 
 async def test_a_receipt_that_is_not_json_is_422(world):

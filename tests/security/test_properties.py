@@ -4,7 +4,9 @@ secret.
 Every operation with a JSON body (from the apps' OpenAPI documents) is sent the valid body of
 ``test_function_level.CALLS`` with one field more: a field the server decides (``status``, ``version``,
 ``id``, ``role``…) or one that does not exist. Each answer is 422 naming the field, and nothing stored
-changes. Then every route's answers are searched for key secrets, key hashes and the other secrets.
+changes. The one body open by contract, an SMS gateway's delivery receipt, keeps such a field as
+evidence and changes no notification. Then every route's answers are searched for key secrets, key
+hashes and the other secrets.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from tests.builders import auth
 from tests.security.conftest import RECEIPT_TOKEN, SUBJECT_KEY, World
 from tests.security.routes import body_schema, operations, schema_fields
 from tests.security.test_function_level import ACCESS, CALLS, OPEN, TOKEN, send, served
-from tests.security.test_object_level import snapshot
+from tests.security.test_object_level import TABLES, snapshot
+from tests.security.test_other_risks import notification
+
+RECEIPTS = ("notifier", "POST", "/v1/sms/receipts/{gateway}")
 
 # Fields the server owns (or that name another principal), and one that no model has.
 PRIVILEGED = (
@@ -56,6 +61,16 @@ def body_routes(world: World) -> dict[tuple[str, str, str], set[str]]:
     return found
 
 
+def open_bodies(world: World) -> set[tuple[str, str, str]]:
+    """Operations whose JSON body allows fields it does not name (``additionalProperties: true``)."""
+    return {
+        route
+        for name, app in world.apps.items()
+        for route, operation in operations(name, app)
+        if (schema := body_schema(operation)) is not None and schema.get("additionalProperties") is True
+    }
+
+
 def role_for(route) -> str:
     return next(r for r in ("office", "ward_app", "app_backend") if r in ACCESS[route])
 
@@ -75,7 +90,11 @@ def with_extra(body: dict[str, Any], field: str) -> list[dict[str, Any]]:
 async def test_server_owned_and_unknown_fields_are_refused_and_change_nothing(world):
     routes = body_routes(world)
     assert len(routes) >= 9  # registrations, withdrawal, units ×2, directives, keys, events, headcount, reports
+    # The one body open by contract, a gateway's receipt, keeps every field: the next test holds it.
+    assert open_bodies(world) == {RECEIPTS}
     for route, allowed in sorted(routes.items()):
+        if route == RECEIPTS:
+            continue
         service, method, _ = route
         role = role_for(route)
         for field in PRIVILEGED:
@@ -98,6 +117,25 @@ async def test_server_owned_and_unknown_fields_are_refused_and_change_nothing(wo
                 )
 
 
+async def test_a_receipts_extra_fields_are_kept_and_set_nothing(world):
+    """A gateway's receipt may carry fields of its own (kept as evidence, the contract), so a field the
+    server owns is taken too: it is kept in the receipt and changes no notification, and no stored row
+    but the kept receipt."""
+    notification_id = await notification(world)
+    tables = [t for t in TABLES if t != "notify.receipts"]
+    for field in PRIVILEGED:
+        # SendStatus 2: the message is on its way, which changes nothing; the extra field says otherwise.
+        body = {"RequestId": notification_id, "SendStatus": "2", field: "5" if field == "status" else "delivered"}
+        before = await snapshot(world)
+        response = await world.client("notifier").post(f"/v1/sms/receipts/esms?token={RECEIPT_TOKEN}", json=body)
+        assert response.status_code == 200 and response.json() == {"applied": False}, (field, response.text)
+        after = await snapshot(world)
+        assert [after[t] for t in tables] == [before[t] for t in tables], field
+        async with world.apps["notifier"].state.engine.connect() as conn:
+            kept = await conn.scalar(text("SELECT payload FROM notify.receipts ORDER BY id DESC LIMIT 1"))
+        assert kept == body, field
+
+
 @pytest.mark.parametrize(
     "field, value",
     [("status", "withdrawn"), ("version", 1), ("id", "00000000-0000-0000-0000-000000000001"), ("on_time", True)],
@@ -110,9 +148,8 @@ async def test_a_ward_app_cannot_set_its_registrations_state(world, field, value
         call.url, json={**call.json, field: value}, headers=auth(world.keys["ward_app"])
     )
     assert response.status_code == 422
-    assert response.json()["errors"] == [
-        {"field": field, "message": "Trường không được hỗ trợ.", "code": "extra_forbidden"}
-    ]
+    errors = response.json()["errors"]
+    assert errors == [{"field": field, "message": "Trường không được hỗ trợ.", "code": "extra_forbidden"}]
     assert await snapshot(world) == before
 
 

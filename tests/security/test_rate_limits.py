@@ -65,6 +65,22 @@ async def test_two_processes_together_hold_one_keys_limit(db, shared_settings, r
             assert 0 < await redis.pttl(k) <= 61_000
 
 
+async def test_a_burst_of_one_key_holds_its_limit_across_processes(db, shared_settings):
+    """Requests of one key sent all at once, half to each process: the limit, not once per process.
+    Each process asks Redis for one of the key's requests at a time, so the burst's own Redis calls
+    never queue past the timeout that would put both processes on their own buckets."""
+    key = await limited_key(db, 30)
+    async with two_processes(shared_settings) as (first, second):
+        started = time.monotonic()
+        answers = await asyncio.gather(*((first, second)[n % 2].get("/v1/units", headers=auth(key)) for n in range(60)))
+        elapsed = time.monotonic() - started
+    statuses = [a.status_code for a in answers]
+    admitted = statuses.count(200)
+    # The limit, and what refilled meanwhile (a token every 2 s); the rest are 429.
+    assert 30 <= admitted <= 30 + elapsed / 2 + 1, (admitted, elapsed)
+    assert statuses.count(429) == 60 - admitted, statuses
+
+
 async def test_redis_stopped_each_process_limits_alone_and_registrations_go_on(db, shared_settings, redis_server):
     await create_unit(db, "06652")
     directive = await create_directive(db, ["06652"])

@@ -7,13 +7,17 @@ are tested in ``test_rate_limits.py``.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 
 from services.api.models import Unit
+from services.notifier.receipts.schemas import GATEWAY_PATTERN
+from shared.schemas import UNIT_CODE_PATTERN
 from tests.builders import auth
 from tests.registry.test_keys_and_errors import ioc
 from tests.security.conftest import RECEIPT_TOKEN, World
@@ -23,8 +27,11 @@ from tests.security.test_object_level import snapshot
 
 MIB = 1024 * 1024
 MAX_PAGE = 1000
-# String parameters whose bound is a validator's, not a maxLength in the schema: the unit code's pattern.
-BOUND_BY_VALIDATOR = {("registry", "GET", "/v1/units", "parent_code"): 32}
+# String parameters bounded by their pattern, not a maxLength: the longest value each pattern matches.
+BOUND_BY_PATTERN = {UNIT_CODE_PATTERN: 32, GATEWAY_PATTERN: 60}
+# Headers compared with an ETag and never stored: any value is taken (a 304 or a 200), and their size is
+# bounded where every header's is, in the reverse proxy and the HTTP server (docs/security.md, API4).
+COMPARED_ONLY = {"If-None-Match"}
 
 
 def caller(world: World, route) -> tuple[dict[str, str], str]:
@@ -106,25 +113,58 @@ async def test_every_string_parameter_has_a_length_bound_and_holds_it(world):
                 strings = [v for v in variants if v.get("type") == "string" and "enum" not in v and "format" not in v]
                 if not strings:
                     continue
-                bound = strings[0].get("maxLength") or BOUND_BY_VALIDATOR.get((*route, parameter["name"]))
-                assert bound, f"{route} {parameter['name']}: a string without a length bound"
-                too_long = "A" * (bound + 1)
                 headers, query = caller(world, route)
                 service, method, path = route
                 call = await CALLS[route](world, "office")
-                if parameter["in"] == "path":
+                if parameter["in"] == "header" and parameter["name"] in COMPARED_ONLY:
+                    assert "maxLength" not in strings[0], (route, parameter["name"])
+                    headers = {**headers, parameter["name"]: '"' + "A" * 64 * 1024 + '"'}
+                    response = await world.client(service).request(method, call.url, json=call.json, headers=headers)
+                    assert response.status_code == 200, (route, parameter["name"], response.status_code)
+                    continue
+                bound = strings[0].get("maxLength") or BOUND_BY_PATTERN.get(strings[0].get("pattern", ""))
+                assert bound, f"{route} {parameter['name']}: a string without a length bound"
+                too_long = "A" * (bound + 1)
+                before = await snapshot(world)
+                if parameter["in"] == "header":
+                    url = with_query(call.url, query)
+                    headers = {**headers, parameter["name"]: too_long}
+                elif parameter["in"] == "path":
                     url = path.replace("{" + parameter["name"] + "}", too_long)
                     for other in ("directive_id", "registration_id", "key_id"):
                         url = url.replace("{" + other + "}", str(uuid.uuid4()))
                     url = with_query(url, query)
                 else:
                     url = with_query(with_query(call.url.split("?")[0], query), f"{parameter['name']}={too_long}")
-                    if parameter["name"] == "token":
-                        url = with_query(call.url.split("?")[0], f"token={too_long}")
                 response = await world.client(service).request(method, url, json=call.json, headers=headers)
                 assert response.status_code == 422, (route, parameter["name"], response.status_code, response.text)
+                assert response.headers["content-type"] == "application/problem+json"
+                assert [e["field"] for e in response.json()["errors"]] == [parameter["name"]], response.text
+                assert await snapshot(world) == before, (route, parameter["name"])
                 checked += 1
     assert checked >= 8
+
+
+async def test_an_idempotency_key_in_several_header_lines_holds_its_bound_as_one(world):
+    """Several Idempotency-Key lines are one value, joined by ", " (RFC 9110): together over 255
+    characters they are refused, whichever line is short, and nothing is stored."""
+    route = ("registry", "POST", "/v1/registrations")
+    call = await CALLS[route](world, "office")
+    authorization = [(b"authorization", f"Bearer {world.keys['office']}".encode())]
+    for lines in ([b"A" * 300, b"k-1"], [b"k-2", b"A" * 300], [b"A" * 127, b"B" * 127]):
+        before = await snapshot(world)
+        headers = httpx.Headers(authorization + [(b"idempotency-key", line) for line in lines])
+        response = await world.client("registry").post(call.url, json=call.json, headers=headers)
+        assert response.status_code == 422, (lines, response.status_code, response.text)
+        assert response.json()["errors"] == [
+            {"field": "Idempotency-Key", "message": "Không được dài quá 255 ký tự.", "code": "string_too_long"}
+        ]
+        assert await snapshot(world) == before, lines
+
+
+def test_each_pattern_bound_is_the_longest_value_its_pattern_matches():
+    for pattern, bound in BOUND_BY_PATTERN.items():
+        assert re.fullmatch(pattern, "A" * bound) and not re.fullmatch(pattern, "A" * (bound + 1)), pattern
 
 
 async def test_an_event_batch_holds_at_most_a_thousand_events(world):
