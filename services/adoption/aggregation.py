@@ -14,7 +14,8 @@ therefore counts once, and an old event arriving late corrects the day it belong
 
 Folding is serialised by a transaction-level advisory lock, and a batch is marked folded in the same
 transaction, so running the job twice, or on two workers at once, counts every event once. Each fold
-takes a bounded number of events, so a backlog is worked off in steps of the same size.
+takes a bounded number of events, so a backlog is worked off in steps of the same size. The fold's
+statement is tuned with ``bench/adoption_fold.py`` (``docs/performance.md``, "The fold").
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ WITH pending AS (
     FROM adoption.batches WHERE aggregated_at IS NULL AND id <> ALL($1::bigint[])
 ), later AS (
     -- Every batch below the lowest one not folded is folded. Above it, the batches folded already
-    -- committed before a lower one did: with concurrent writers, one or two now and then (in
-    -- bench/adoption.py, in 38 % of the folds, up to 4,000 events); after a writer stalled, all
-    -- those folded meanwhile, read once by the fold that takes its batch.
+    -- committed before a lower one did: with concurrent writers that is common, and a few thousand
+    -- events at most; after a writer stalled, all those folded meanwhile, read once by the fold
+    -- that takes its batch.
     SELECT ids, below,
            (SELECT coalesce(array_agg(id), '{}') FROM adoption.batches
             WHERE id > below AND aggregated_at IS NOT NULL) AS folded_ahead
@@ -51,23 +52,19 @@ WITH pending AS (
 ), new AS MATERIALIZED (
     SELECT person, unit_code, audience, subject_hash, occurred_at, event_id, type <> 'uninstalled' AS adopted
     FROM adoption.events WHERE batch_id = ANY($1::bigint[])
-    -- In key order, the lookups below walk the person index's pages in order, not at random
-    -- (bench/adoption_fold.py: 4.65-4.70 µs an event against 5.35-5.92 without, two runs each); and
-    -- in_order's window gets its rows in its own order (its hash join keeps this order), and
-    -- PostgreSQL's sort first checks whether its input is sorted already: 6.02-6.13 µs an event
-    -- against 6.59-6.67 when ordered by person alone (three runs each, interleaved).
+    -- In the whole key of in_order's window: the lookups below then walk the person index's pages
+    -- in order rather than at random, and in_order's window gets its rows in its own order (its hash
+    -- join keeps this order), which PostgreSQL's sort checks before sorting.
     ORDER BY person, unit_code, audience, subject_hash, occurred_at, event_id
 ), touched AS (
     -- Each new event with the two latest events of its person folded before, read through the
     -- (person, occurred_at, batch_id) index newest first, and whether all of the person's new events
     -- come after those (most do: events arrive in order). The batch condition is checked on the
-    -- index's entries: the new events (and other unfolded ones) are passed over without reading
-    -- their rows (bench/adoption_fold.py: less CPU in 7 of 8 interleaved pairs, median 5.36 against
-    -- 5.74 µs an event, than with the index on (person, occurred_at), where each lookup read the new
-    -- event's row to drop it).
+    -- index's entries, so the new events (and other unfolded ones) are passed over without reading
+    -- their rows.
     -- Both at the same instant would need event ids to be told apart, and another identity under the
     -- same key the full one: the timeline. Otherwise the later one's state is the person's state.
-    -- (Aggregated here rather than ranked in each lookup: 0.45 µs an event less, measured alone.)
+    -- (Aggregated per person here, which costs less than ranking them in each lookup.)
     SELECT n.person,
            coalesce(max(p.occurred_at) FILTER (WHERE p.adopted) = max(p.occurred_at), false) AS was_adopted,
            coalesce(min(n.occurred_at) <= max(p.occurred_at)

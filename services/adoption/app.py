@@ -55,10 +55,11 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-# A batch of 1,000 events allocates thousands of short-lived containers, so at CPython's default
-# threshold (700) the collector ran a few times a request, for objects freed moments later: 0.6 µs an
-# event, measured alone (then the busiest process of bench/adoption.py's ingest). Cycles are
-# still collected, after 50,000 allocations net of frees instead of 700.
+# Allocations net of frees before the young generation is collected (CPython's default: 700). A
+# batch of 1,000 events allocates thousands of short-lived containers (decoded events, rows, hashes),
+# so at the default threshold the collector runs several times a request, only to find objects that
+# are freed moments later anyway; those runs are a visible share of the ingest's CPU
+# (docs/performance.md). Cycles are still collected, less often.
 GC_YOUNG_THRESHOLD = 50_000
 
 

@@ -2,8 +2,7 @@
 
 asyncpg's ``copy_records_to_table`` encodes any table through per-column codecs, and its timestamp
 codec compares and converts each datetime in Python. The events' eight columns are known, so a row
-here is one ``struct`` call: the app's CPU for a batch of 1,000 fell by about 0.5 µs an event
-(measured alone, against a local PostgreSQL).
+here is one ``struct`` call, which costs the app less CPU an event (``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -25,7 +24,8 @@ COLUMNS = ("batch_id", "person", "occurred_at", "subject_hash", "audience", "typ
 # An event as stored, before its batch is known: (event_id, unit_code, person, subject_hash, audience,
 # type, occurred_at). The event id is printable ASCII and the unit code ASCII letters, digits and '-'
 # (the API's patterns); the subject hash 32 bytes; occurred_at in microseconds since POSTGRES_EPOCH.
-# A plain tuple: a NamedTuple's construction costs 0.2 µs an event more, in the app's busiest loop.
+# A plain tuple rather than a NamedTuple: it is built once an event, in the ingest's busiest loop,
+# and a tuple costs least to build.
 EventRow = tuple[str, str, int, bytes, str, str, int]
 
 
@@ -37,8 +37,9 @@ def microseconds(moment: datetime) -> int:
     """An aware datetime as PostgreSQL stores it."""
     zone = moment.tzinfo
     if type(zone) is timezone:  # a fixed offset, as msgspec and pydantic give (one object an offset)
-        # Two datetimes with the very same tzinfo subtract as wall times, without asking either for
-        # its offset: 0.23-0.26 against 0.49 µs an event (measured alone). Right for fixed offsets only.
+        # Two datetimes with the very same tzinfo subtract as wall times, without a ``utcoffset()``
+        # call on either, about half the cost of the subtraction (docs/performance.md). Right for
+        # fixed offsets only.
         epoch = _EPOCH_IN.get(zone) or _EPOCH_IN.setdefault(zone, POSTGRES_EPOCH.astimezone(zone))
         delta = moment - epoch
     else:

@@ -1,11 +1,11 @@
 """App install/usage events in and out of the API.
 
 An event's rules are written twice, side by side: once for msgspec (``decode_valid_batch``), which
-decodes a whole valid batch in a sixth of pydantic's time, and once for pydantic, which reads a batch
-holding an invalid event and names every error of each one. A batch is first decoded by msgspec;
-only when that fails does pydantic read it. Both read times with msgspec's RFC 3339 parser
-(``shared.schemas.Instant``), so the two accept the same events with the same values
-(tests/adoption/test_event_decoding.py holds them to it).
+decodes a valid batch at a fraction of pydantic's cost, and once for pydantic (``EventIn``), which
+reads a batch holding an invalid event and names every error of each one (``docs/performance.md``,
+"Decoding a batch"). A batch is first decoded by msgspec; only when that fails does pydantic read it.
+Both read times with msgspec's RFC 3339 parser (``shared.schemas.Instant``), so the two accept the
+same events with the same values (tests/adoption/test_event_decoding.py holds them to it).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ EventType = Literal["installed", "activated", "uninstalled"]
 EVENT_ID_MAX, UNIT_CODE_MAX, SUBJECT_MAX = 100, 32, 200  # UNIT_CODE_MAX: the pattern's {0,31}, plus one
 
 
-# Typed dicts, not models: a batch of 1,000 validates in half the time (2.7 -> 1.4 µs an event,
-# measured alone), and only errors are read from them.
+# Typed dicts, not models: they validate at less cost (``docs/performance.md``), and pydantic's
+# reading is only kept for its errors. Their names are the OpenAPI document's.
 @with_config(ConfigDict(extra="forbid", strict=True))
 class EventIn(TypedDict):
     """One event. ``subject`` identifies a person; it is keyed-hashed on arrival, never stored."""
@@ -71,9 +71,9 @@ class EventBatch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _EVENT_BATCH = msgspec.json.Decoder(EventBatch)
-# msgspec checks a ``pattern`` by calling Python's ``re`` on each string: for these two, 1.25 µs an
-# event, four times the rest of the decoding (measured alone). Searched for in the batch's ids and
-# codes joined, a character outside the rules costs one call a batch. (The lengths are msgspec's.)
+# Not msgspec ``pattern``s: msgspec checks one by calling Python's ``re`` on each string, which would
+# cost more than the rest of the decoding. Searched for in the batch's ids and codes joined, a
+# character outside the rules costs one call a batch. (The lengths are msgspec's.)
 _NOT_IN_EVENT_ID = re.compile(r"[^\x21-\x7e]")
 _NOT_IN_UNIT_CODE = re.compile(r"[^A-Za-z0-9-]")
 # The batch's times joined by newlines (which no time holds): one match for all of them.

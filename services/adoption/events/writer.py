@@ -3,10 +3,10 @@
 A request hands its validated rows to the app's ``EventWriter`` and waits for its count of new events.
 When a writer is free, it takes every request waiting, up to ``max_events`` events, and stores them
 in one transaction: one batch row (which wakes the folding worker when the transaction commits) and
-one binary COPY. Each COPY statement and each transaction has a fixed cost in PostgreSQL (a COPY
-creates and drops a tuple slot for every row it buffers, up to 1,000), so fewer, larger ones cost less
-an event: in bench/adoption.py the app's PostgreSQL backends went from 11 to 13 µs an event to 8.5 to
-11.5 (with the COPY stream of copy.py). Under light load a group is one request, stored at once.
+one binary COPY (``copy.py``). Each COPY statement and each transaction has a fixed cost in
+PostgreSQL (a COPY creates and drops a tuple slot for every row it buffers, up to 1,000), so fewer,
+larger ones cost less an event (``docs/performance.md``, "The ingest"). Under light load a group is
+one request, stored at once.
 
 New events are the rule and repeats the exception. A known event_id fails the group's COPY; its
 requests are then stored one by one, each skipping the events already known in one statement (the
@@ -52,7 +52,7 @@ class EventWriter:
 
     def __init__(self, *, writers: int = 3, max_events: int = 8000) -> None:
         # Overlapping transactions keep both the app and PostgreSQL busy: the app encodes one group
-        # while PostgreSQL writes another (bench/adoption.py: 2 and 3 writers both beat 1; 3 by a little).
+        # while PostgreSQL writes another (the number: docs/performance.md).
         self._writers, self._max_events = writers, max_events
         self._waiting: deque[tuple[list[EventRow], asyncio.Future[int]]] = deque()
         self._active = 0  # writers at work: counted down the moment one finds nothing waiting
