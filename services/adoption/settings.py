@@ -15,8 +15,15 @@ class AdoptionSettings(CommonSettings):
     adoption_database_url: str | None = None  # when adoption gets a database of its own
     max_body_bytes: int = 1024 * 1024
     max_events_per_request: int = 1000
+    # Requests per minute per key, by role, unless the key carries its own limit (for all the adoption
+    # service's processes together). The app backend posts events in batches; screens poll the metrics.
+    adoption_rate_limit_app_backend: int = 6000
+    adoption_rate_limit_office: int = 600
+    adoption_rate_limit_ops_centre: int = 1200
+    adoption_rate_limit_ward_app: int = 120
     # Concurrent requests' events are stored together (events/writer.py): at most this many
     # transactions at once, each of at most this many events (whole requests; one request at least).
+    # Overlapping transactions keep both the app and PostgreSQL busy (the number: docs/performance.md).
     ingest_writers: int = 3
     ingest_group_max_events: int = 8000
 

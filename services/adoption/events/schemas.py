@@ -1,11 +1,12 @@
 """App install/usage events in and out of the API.
 
-An event's rules are written twice, side by side: once for msgspec (``decode_valid_batch``), which
-decodes a valid batch at a fraction of pydantic's cost, and once for pydantic (``EventIn``), which
-reads a batch holding an invalid event and names every error of each one (``docs/performance.md``,
-"Decoding a batch"). A batch is first decoded by msgspec; only when that fails does pydantic read it.
-Both read times with msgspec's RFC 3339 parser (``shared.schemas.Instant``), so the two accept the
-same events with the same values (tests/adoption/test_event_decoding.py holds them to it).
+An event's rules are written twice, side by side: once for msgspec (``ValidEvent``,
+``decode_valid_batch``), which decodes a valid batch at a fraction of pydantic's cost, and once for
+pydantic (``EventIn``), which reads a batch holding an invalid event and names every error of each
+one (``docs/performance.md``, "Decoding a batch"). A batch is first decoded by msgspec; only when
+that fails does pydantic read it. Both read times with msgspec's RFC 3339 parser
+(``shared.schemas.Instant``), so the two accept the same events with the same values
+(tests/adoption/test_event_decoding.py holds them to it).
 """
 
 from __future__ import annotations
@@ -51,9 +52,9 @@ class EventBatchIn(TypedDict):
     events: Annotated[list[EventIn], Field(min_length=1)]
 
 
-class Event(msgspec.Struct, forbid_unknown_fields=True):
-    """One valid event, as the ingest reads it: ``EventIn``'s rules, for msgspec. The characters of
-    ``event_id`` and ``unit_code``, and the syntax of ``occurred_at``, are checked by
+class ValidEvent(msgspec.Struct, forbid_unknown_fields=True):
+    """One valid event of a request, as the ingest reads it: ``EventIn``'s rules, for msgspec. The
+    characters of ``event_id`` and ``unit_code``, and the syntax of ``occurred_at``, are checked by
     ``decode_valid_batch`` for the whole batch at once."""
 
     event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=EVENT_ID_MAX)]
@@ -66,11 +67,13 @@ class Event(msgspec.Struct, forbid_unknown_fields=True):
     occurred_at: Any
 
 
-class EventBatch(msgspec.Struct, forbid_unknown_fields=True):
-    events: Annotated[list[Event], msgspec.Meta(min_length=1)]
+class ValidEventBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """A request's events, every one valid: ``EventBatchIn``'s rules, for msgspec."""
+
+    events: Annotated[list[ValidEvent], msgspec.Meta(min_length=1)]
 
 
-_EVENT_BATCH = msgspec.json.Decoder(EventBatch)
+_VALID_EVENT_BATCH = msgspec.json.Decoder(ValidEventBatch)
 # Not msgspec ``pattern``s: msgspec checks one by calling Python's ``re`` on each string, which would
 # cost more than the rest of the decoding. Searched for in the batch's ids and codes joined, a
 # character outside the rules costs one call a batch. (The lengths are msgspec's.)
@@ -81,10 +84,10 @@ _TIME = INSTANT_PATTERN.removeprefix("^").removesuffix("$")
 _TIMES = re.compile(f"(?:{_TIME}\n)*{_TIME}")
 
 
-def decode_valid_batch(body: bytes) -> list[Event] | None:
+def decode_valid_batch(body: bytes) -> list[ValidEvent] | None:
     """The batch's events if the batch and every event in it are valid, else None."""
     try:
-        events = _EVENT_BATCH.decode(body).events
+        events = _VALID_EVENT_BATCH.decode(body).events
     except msgspec.DecodeError:
         return None
     if _NOT_IN_EVENT_ID.search("".join([e.event_id for e in events])):
@@ -106,9 +109,6 @@ def decode_valid_batch(body: bytes) -> list[Event] | None:
 
 # The reading that names every error.
 CHECKED_BATCH = TypeAdapter(EventBatchIn)
-
-
-Rejected = RejectedEvent
 
 
 class IngestResult(BaseModel):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import struct
 from datetime import UTC, datetime, timedelta, timezone
 
+from services.adoption.models import Event
+
 # PostgreSQL counts timestamps in microseconds from its own epoch.
 POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -17,8 +19,12 @@ _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _HEADER = _SIGNATURE + struct.pack(">ii", 0, 0)  # no flags, no header extension
 _TRAILER = struct.pack(">h", -1)
 # The column order of the stream: the batch id first, so that one prefix (field count, then the
-# batch id) joins the rows; the variable-width text last.
-COLUMNS = ("batch_id", "person", "occurred_at", "subject_hash", "audience", "type", "unit_code", "event_id")
+# batch id) joins the rows; the variable-width text last. ``_packer``'s format follows this order.
+E = Event.__table__.c
+COLUMNS = tuple(
+    column.name
+    for column in (E.batch_id, E.person, E.occurred_at, E.subject_hash, E.audience, E.type, E.unit_code, E.event_id)
+)
 
 
 # An event as stored, before its batch is known: (event_id, unit_code, person, subject_hash, audience,
