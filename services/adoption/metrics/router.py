@@ -14,7 +14,7 @@ from services.adoption.metrics import service
 from services.adoption.metrics.cache import MetricsCache, matches
 from services.adoption.metrics.schemas import Summary, Timeseries, UnitRow
 from shared.auth import Principal, Role, ensure_unit_scope, require
-from shared.openapi import link
+from shared.openapi import link, problem_responses
 from shared.problems import AppError
 from shared.schemas import CalendarDate, UnitCode
 
@@ -113,7 +113,11 @@ async def units(
     return await _cached(request, (own, service.vietnam_today()), compute)
 
 
-@router.get("/timeseries", response_model=Timeseries, responses=CACHED)
+@router.get(
+    "/timeseries",
+    response_model=Timeseries,
+    responses={**CACHED, **problem_responses({404: "No unit has this code (retired units keep their series)"})},
+)
 async def timeseries(
     request: Request,
     principal: Reader,
@@ -125,13 +129,16 @@ async def timeseries(
     ] = None,
     interval: Literal["day", "week"] = "day",
 ) -> Response:
-    """Adopted staff and citizens at the end of each day or ISO week (Monday to Sunday), cumulative."""
+    """Adopted staff and citizens at the end of each day or ISO week (Monday to Sunday), cumulative,
+    of one unit (retired ones too) or of the whole city."""
     app, code = request.app, unit_code
     if principal.role is Role.ward_app:
         if code is None:
             raise AppError(403, "forbidden", "forbidden-unit", own=principal.unit_code, unit="*")
         ensure_unit_scope(principal, code)
     start, end = service.series_range(from_, to)
+    if code is not None:
+        await service.ensure_unit_known(app.state.pg, app.state.unit_codes, code)
 
     async def compute(_: int, __: object) -> Timeseries:
         return await service.timeseries(app.state.pg, unit_code=code, start=start, end=end, interval=interval)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from services.adoption.metrics import repository
 from services.adoption.metrics.schemas import Point, Summary, Timeseries, UnitRow
-from shared.problems import AppError, FieldError
+from shared.problems import AppError, FieldError, NotFound
 from shared.timeutil import utcnow, vietnam_today
+
+if TYPE_CHECKING:
+    from services.adoption.units.service import UnitCodes
 
 # A time series spans at most this many days, both ends included.
 MAX_DAYS = 731
@@ -141,3 +145,9 @@ def series_range(start: date | None, end: date | None) -> tuple[date, date]:
             days=MAX_DAYS,
         )
     return start, end
+
+
+async def ensure_unit_known(pool: asyncpg.Pool, unit_codes: UnitCodes, code: str) -> None:
+    """404 for a code no unit of the directory has ever had (a retired unit's history stays readable)."""
+    if code not in await unit_codes.known(pool):
+        raise NotFound("unit-not-found", code=code)

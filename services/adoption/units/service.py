@@ -66,18 +66,24 @@ async def record_report(session: AsyncSession, data: ReportIn) -> Report:
 
 
 class UnitCodes:
-    """The directory's active unit codes, read again only when the state's version has moved (a change
-    of the directory bumps it, like every fold): a request needs no query of its own to check a code."""
+    """The directory's unit codes, read again only when the state's version has moved (a change of the
+    directory bumps it, like every fold): a request needs no query of its own to check a code."""
 
     def __init__(self, cache: MetricsCache) -> None:
         self._cache = cache
         self._version: int | None = None
         self._active: frozenset[str] = frozenset()
+        self._known: frozenset[str] = frozenset()
 
     async def active(self, pool: asyncpg.Pool) -> frozenset[str]:
         """The codes of the active units (those that take events, headcounts and reports)."""
         await self._refresh(pool)
         return self._active
+
+    async def known(self, pool: asyncpg.Pool) -> frozenset[str]:
+        """The codes of every unit, retired ones included (their history stays readable)."""
+        await self._refresh(pool)
+        return self._known
 
     async def _refresh(self, pool: asyncpg.Pool) -> None:
         version = (await self._cache.state(pool))["version"]
@@ -85,4 +91,5 @@ class UnitCodes:
             # Read after the version: a change in between only makes the next call read again.
             codes = await repository.unit_codes(pool)
             self._active = frozenset(code for code, active in codes.items() if active)
+            self._known = frozenset(codes)
             self._version = version
