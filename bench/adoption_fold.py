@@ -1,4 +1,4 @@
-"""The adoption fold alone, for comparing versions of ``services/adoption/aggregation.py``.
+"""The adoption fold alone, for comparing versions of ``services/adoption/aggregation/``.
 
     uv run python -m bench.adoption_fold              # about 25 s
     uv run python -m bench.adoption_fold --explain    # and the plan of one fold, about halfway
@@ -29,7 +29,8 @@ import asyncpg
 from bench.adoption_support import CEILING_COLUMNS, Dataset, copy_rows, make_dataset, make_world, seed
 from bench.environment import BenchEnv
 from bench.processes import process_cpu_seconds
-from services.adoption import aggregation
+from services.adoption.aggregation import repository as fold_sql
+from services.adoption.aggregation import service as aggregation
 from services.adoption.migrations import upgrade as upgrade_adoption
 from services.adoption.subjects import SubjectHasher
 from services.api.migrations import upgrade as upgrade_api
@@ -89,9 +90,9 @@ async def explain(conn: asyncpg.Connection, group: list[int]) -> None:
     transaction = conn.transaction()
     await transaction.start()
     try:
-        for statement in aggregation.FOLD_SETTINGS:
+        for statement in fold_sql.FOLD_SETTINGS:
             await conn.execute(statement)
-        plan = [r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + aggregation.FOLD, group)]
+        plan = [r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + fold_sql.FOLD, group)]
     finally:
         await transaction.rollback()
     path = Path(__file__).parent / "results" / "adoption-fold-plan.txt"

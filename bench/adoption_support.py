@@ -654,8 +654,8 @@ async def explain_hot_sql(dsn: str) -> tuple[dict[str, float], str]:
     """EXPLAIN (ANALYZE, BUFFERS) of the ingest INSERT of the last batch's 1,000 events and of the fold
     of the last 1, 5 and 50 batches (with the fold's own settings), on the loaded tables, each in a
     transaction rolled back. Returns each one's execution time in ms, and the plans."""
-    from services.adoption.aggregation import FOLD, FOLD_SETTINGS
-    from services.adoption.events.writer import INSERT_SKIPPING_KNOWN
+    from services.adoption.aggregation.repository import FOLD, FOLD_SETTINGS
+    from services.adoption.events.repository import INSERT_SKIPPING_KNOWN
 
     conn = await asyncpg.connect(dsn, server_settings={"jit": "off"})  # as the services' connections
     times: dict[str, float] = {}

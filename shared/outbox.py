@@ -156,6 +156,7 @@ class Relay:
         self.composers = composers or {}
         self._marker_key = f"{settings.queue_prefix}:{outbox.sender}:outbox-marker"
         self._last_overdue_check = 0.0
+        self._marker_seen = False
 
     async def run(self) -> None:
         """Relay until cancelled: new rows every ``outbox_poll_seconds``, overdue ones now and then."""
@@ -177,13 +178,18 @@ class Relay:
         return moved
 
     async def _redis_lost_data(self) -> bool:
-        """True when the marker key this relay keeps in Redis is gone: Redis lost data (or is new).
-        Whoever sets it again does the full check; the other relays carry on."""
+        """True when the marker key this relay keeps in Redis is gone: Redis lost data (or this relay
+        just started). Whoever sets it again does the full check; the other relays carry on."""
         if await self.redis.exists(self._marker_key):
+            self._marker_seen = True
             return False
         if not await self.redis.set(self._marker_key, secrets.token_hex(8), nx=True):
             return False
-        log.warning("redis_data_loss_suspected", sender=self.outbox.sender, action="checking unacknowledged messages")
+        if self._marker_seen:  # it was there, and Redis no longer has it
+            log.warning("redis_data_loss_suspected", sender=self.outbox.sender, action="checking unacknowledged")
+        else:
+            log.info("outbox_marker_set", sender=self.outbox.sender, action="checking unacknowledged")
+        self._marker_seen = True
         return True
 
     async def relay_new(self) -> int:

@@ -33,10 +33,13 @@ Base = make_base("adoption")
 
 AUDIENCES = ("staff", "citizen")
 EVENT_TYPES = ("installed", "activated", "uninstalled")
+# The kinds of unit above the city's wards, communes and departments: the city's figures leave them out.
+ABOVE_THE_CITY = ("city", "province")
 
 
-class Unit(Base):
-    """The registry's directory as this service knows it (kept in step by queue messages)."""
+class DirectoryUnit(Base):
+    """A unit of the registry's directory, as this service's copy holds it (kept in step by queue
+    messages, ``units/service.py``). The registry's own table is another service's and never read."""
 
     __tablename__ = "units"
 
@@ -81,8 +84,8 @@ class Report(Base):
 
 
 class Batch(Base):
-    """Events stored in one transaction (one POST, or several arriving together): the unit of work of
-    the aggregating worker."""
+    """A stored batch: the events stored in one transaction (one request's, or those of several
+    requests arriving together), the unit of work of the fold. Not a request's list of events."""
 
     __tablename__ = "batches"
     __table_args__ = (Index("ix_batches_pending", "id", postgresql_where=text("aggregated_at IS NULL")),)
@@ -94,6 +97,8 @@ class Batch(Base):
 
 
 class Event(Base):
+    """A stored event: deduplicated by ``event_id``, its subject a keyed hash (``subjects.py``)."""
+
     __tablename__ = "events"
     __table_args__ = (
         CheckConstraint(f"audience IN {AUDIENCES}", name="audience_known"),
@@ -125,6 +130,8 @@ class Daily(Base):
 
 
 class UnitStats(Base):
+    """A unit's adopted people of one audience now (the running sum of ``daily``), and their last event."""
+
     __tablename__ = "unit_stats"
 
     unit_code: Mapped[str] = mapped_column(String(32), primary_key=True)

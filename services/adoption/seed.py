@@ -16,15 +16,14 @@ import random
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-
-from services.adoption import aggregation
-from services.adoption.events.service import ActiveUnits, ingest
+from services.adoption.aggregation import service as aggregation
+from services.adoption.events.service import ingest
 from services.adoption.events.writer import EventWriter
 from services.adoption.metrics.cache import MetricsCache
-from services.adoption.models import Unit
+from services.adoption.models import DirectoryUnit
 from services.adoption.settings import AdoptionSettings, get_settings
 from services.adoption.subjects import SubjectHasher
+from services.adoption.units import repository as directory
 from services.adoption.units import service as units
 from services.adoption.units.schemas import ReportIn
 from shared.auth import Principal, Role
@@ -37,7 +36,7 @@ DAYS = 28
 SELF_REPORTING = 5  # units without an event feed
 
 
-def _events_for(unit: Unit, rng: random.Random, now: datetime) -> list[dict]:
+def _events_for(unit: DirectoryUnit, rng: random.Random, now: datetime) -> list[dict]:
     staff = unit.registry_headcount or rng.randint(15, 40)
     share = 1.0 if rng.random() < 0.3 else rng.uniform(0.45, 0.97)
     citizens = rng.randint(40, 400) if unit.kind in ("ward", "commune", "town") else rng.randint(0, 30)
@@ -81,18 +80,10 @@ async def seed(settings: AdoptionSettings, *, wait_seconds: float) -> str:
         deadline = asyncio.get_running_loop().time() + wait_seconds
         while True:  # the directory arrives from the registry through the queue
             async with sessions() as session:
-                count = await session.scalar(select(func.count()).select_from(Unit).where(Unit.active))
-            if count or asyncio.get_running_loop().time() > deadline:
+                all_units = list(await directory.city_units(session))
+            if all_units or asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(1)
-        async with sessions() as session:
-            all_units = list(
-                (
-                    await session.scalars(
-                        select(Unit).where(Unit.active, Unit.kind.not_in(("city", "province"))).order_by(Unit.code)
-                    )
-                ).all()
-            )
         if not all_units:
             return "no units yet: run the registry (and its worker) first"
         rng = random.Random(984)
@@ -101,7 +92,7 @@ async def seed(settings: AdoptionSettings, *, wait_seconds: float) -> str:
         events = [e for u in all_units if u.code not in reporting for e in _events_for(u, rng, now)]
         hasher = SubjectHasher(settings.subject_hmac_key.get_secret_value().encode())
         accepted = 0
-        active_units = ActiveUnits(MetricsCache())  # not listening: it reads the version for every batch
+        unit_codes = units.UnitCodes(MetricsCache())  # not listening: it reads the version for every batch
         writer = EventWriter()
         for i in range(0, len(events), 1000):
             body = json.dumps({"events": events[i : i + 1000]}).encode()
@@ -110,7 +101,7 @@ async def seed(settings: AdoptionSettings, *, wait_seconds: float) -> str:
                 body,
                 principal=SEEDER,
                 hasher=hasher,
-                units=active_units,
+                units=unit_codes,
                 writer=writer,
                 max_events=1000,
                 english=False,

@@ -17,6 +17,7 @@ class AdoptionSettings(CommonSettings):
     max_events_per_request: int = 1000
     # Concurrent requests' events are stored together (events/writer.py): at most this many
     # transactions at once, each of at most this many events (whole requests; one request at least).
+    # Overlapping transactions keep both the app and PostgreSQL busy (the number: docs/performance.md).
     ingest_writers: int = 3
     ingest_group_max_events: int = 8000
 
@@ -35,8 +36,8 @@ class AdoptionSettings(CommonSettings):
     aggregate_max_events: int = 20000  # events folded into the aggregates per transaction (at least a batch)
     aggregate_poll_seconds: float = 5.0
     # Under load, folds start at most this often: a fold has a fixed cost (its days' rows of ``daily``
-    # are rewritten however few events it holds): measured alone, folding 1,000 batches one at a time
-    # took 13.6 µs an event, 20 at a time 9.6 µs. A quiet service still folds each batch at once.
+    # are rewritten however few events it holds), so fewer, larger folds cost less an event
+    # (docs/performance.md). A quiet service still folds each batch at once.
     aggregate_interval_seconds: float = 0.2
 
     @model_validator(mode="after")

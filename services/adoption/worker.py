@@ -13,10 +13,11 @@ from typing import Any
 
 import structlog
 
-from services.adoption import aggregation, weekly
+from services.adoption.aggregation import service as aggregation
 from services.adoption.models import outbox
 from services.adoption.settings import AdoptionSettings, get_settings
 from services.adoption.units.service import apply_unit_change
+from services.adoption.weekly import service as weekly
 from shared import queues
 from shared.contracts import ADOPTION, UnitChanged
 from shared.db import asyncpg_dsn, create_engine, create_pg_pool, session_factory
@@ -79,8 +80,8 @@ async def unit_changed(ctx: dict[str, Any], message: UnitChanged) -> None:
         await apply_unit_change(session, message)
 
 
-async def fold_pending(ctx: dict[str, Any]) -> int:
-    """adoption.batches.fold: the safety net of the NOTIFY-driven folding."""
+async def fold_batches(ctx: dict[str, Any]) -> int:
+    """adoption.batches.fold: the safety net of the NOTIFY-driven folding (folds all that is pending)."""
     return await ctx["aggregator"].fold()
 
 
@@ -116,7 +117,7 @@ def build_worker(settings: AdoptionSettings | None = None, **options: Any) -> qu
         queues.queue_name(settings, ADOPTION),
         functions=[queues.consumer_job(UnitChanged.job, unit_changed), outbox.acknowledge_job()],
         cron_jobs=[
-            queues.cron(fold_pending, name="adoption.batches.fold", second=45, unique=True, timeout=50),
+            queues.cron(fold_batches, name="adoption.batches.fold", second=45, unique=True, timeout=50),
             queues.cron(weekly_notices, name="adoption.weekly.notify", minute=5, second=0, unique=True, timeout=60),
             outbox.purge_job(),
         ],

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from services.adoption import aggregation
+from services.adoption.aggregation import service as aggregation
 from services.adoption.app import create_app
 from services.adoption.migrations import upgrade
 from services.adoption.settings import AdoptionSettings

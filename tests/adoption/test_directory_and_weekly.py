@@ -12,8 +12,8 @@ from pathlib import Path
 from sqlalchemy import select
 
 import services.adoption
-from services.adoption import weekly
 from services.adoption.models import OutboxMessage, outbox
+from services.adoption.weekly import service as weekly
 from services.adoption.worker import build_worker, unit_changed
 from services.api.worker import relay as registry_relay
 from shared import queues

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from services.adoption.events.schemas import CHECKED_BATCH, Event, decode_valid_batch
+from services.adoption.events.schemas import CHECKED_BATCH, ValidEvent, decode_valid_batch
 from services.adoption.events.service import parse
 from shared.problems import AppError
 
@@ -86,13 +86,13 @@ VARIANTS = {  # a label (the test's id) -> a request body
 }
 
 
-def decoded_by_msgspec(body: bytes) -> list[Event] | None:
+def decoded_by_msgspec(body: bytes) -> list[ValidEvent] | None:
     return decode_valid_batch(body)
 
 
-def decoded_by_pydantic(body: bytes) -> list[Event] | None:
+def decoded_by_pydantic(body: bytes) -> list[ValidEvent] | None:
     try:
-        return [Event(**e) for e in CHECKED_BATCH.validate_json(body)["events"]]
+        return [ValidEvent(**e) for e in CHECKED_BATCH.validate_json(body)["events"]]
     except ValidationError:
         return None
 

@@ -129,6 +129,26 @@ async def test_bad_ranges_are_422(adoption, adoption_client, keys):
     assert year.status_code == 200 and len(year.json()["points"]) == 366
 
 
+async def test_the_series_of_an_unknown_unit_is_a_404(adoption, adoption_client, keys):
+    """A code no unit has ever had is a 404 problem, as for the units endpoints, not a curve of zeros;
+    also to a poll with If-None-Match. Once the directory has the unit, its series is there."""
+    office = keys["office"]
+    for extra in ({}, {"If-None-Match": "*"}):
+        headers = auth(office, **{"Accept-Language": "en", **extra})
+        response = await adoption_client.get(f"{SERIES}?unit_code=99999", headers=headers)
+        assert response.status_code == 404, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        problem = response.json()
+        assert (problem["type"], problem["detail"]) == ("/problems/not-found", "There is no unit with code 99999.")
+    await add_unit(adoption, "99999")
+    await settled(adoption)
+    response = await adoption_client.get(
+        f"{SERIES}?unit_code=99999&from=2020-02-17&to=2020-02-21", headers=auth(office)
+    )
+    assert response.status_code == 200
+    assert [p["staff_adopted"] for p in response.json()["points"]] == [0] * 5
+
+
 async def test_every_metrics_get_has_an_etag_and_answers_304_without_a_body(adoption, adoption_client, keys):
     for url in METRICS_URLS:
         response = await adoption_client.get(url, headers=auth(keys["office"]))

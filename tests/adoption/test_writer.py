@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from services.adoption.events.copy import POSTGRES_EPOCH, EventRow, microseconds, timestamp
+from services.adoption.events.copy_stream import POSTGRES_EPOCH, EventRow, microseconds, timestamp
 from services.adoption.events.writer import EventWriter
 from services.adoption.subjects import SubjectHasher, person_key
 from tests.adoption.conftest import add_unit

@@ -9,52 +9,53 @@ committed batch wakes it through NOTIFY.
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import timedelta
 
 import asyncpg
 from pydantic import ValidationError
 
-from services.adoption.events.copy import EventRow, microseconds
-from services.adoption.events.schemas import CHECKED_BATCH, Event, IngestResult, Rejected, decode_valid_batch
+from services.adoption.events.copy_stream import EventRow, microseconds
+from services.adoption.events.schemas import CHECKED_BATCH, IngestResult, ValidEvent, decode_valid_batch
 from services.adoption.events.writer import EventWriter
-from services.adoption.metrics.cache import MetricsCache
 from services.adoption.subjects import SubjectHasher, person_key
+from services.adoption.units.service import UnitCodes
 from shared.auth import Principal, Role
-from shared.problems import AppError, FieldError, Forbidden, field_errors_from_pydantic, render_field_errors
+from shared.problems import (
+    AppError,
+    FieldError,
+    Forbidden,
+    RejectedEvent,
+    field_errors_from_pydantic,
+    render_field_errors,
+)
 from shared.timeutil import utcnow
 
 # Clocks of phones and servers drift: an event a little in the future is plausible, an hour is not.
 FUTURE_TOLERANCE = timedelta(minutes=10)
 
-ACTIVE_UNITS = "SELECT code FROM adoption.units WHERE active"
+# Allocations net of frees before the young generation is collected (CPython's default: 700).
+GC_YOUNG_THRESHOLD = 50_000
 
 
-class ActiveUnits:
-    """The codes of the active units, read again only when the state's version has moved (a change of
-    the unit directory bumps it, like every fold): a batch needs no query of its own to check them."""
+def collect_garbage_less_often() -> None:
+    """Raise the process's young-generation threshold to ``GC_YOUNG_THRESHOLD``.
 
-    def __init__(self, cache: MetricsCache) -> None:
-        self._cache = cache
-        self._version: int | None = None
-        self._codes: frozenset[str] = frozenset()
-
-    async def codes(self, pool: asyncpg.Pool) -> frozenset[str]:
-        version = (await self._cache.state(pool))["version"]
-        if version != self._version:
-            # Read after the version: a change in between only makes the next call read again.
-            self._codes = frozenset(r["code"] for r in await pool.fetch(ACTIVE_UNITS))
-            self._version = version
-        return self._codes
+    A batch of 1,000 events allocates thousands of short-lived containers (decoded events, rows,
+    hashes), so at the default threshold the collector runs several times a request, only to find
+    objects that are freed moments later anyway; those runs are a visible share of the ingest's CPU
+    (``docs/performance.md``). Cycles are still collected, less often."""
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
-def parse(body: bytes) -> tuple[int, dict[int, Event], dict[int, list[FieldError]]]:
+def parse(body: bytes) -> tuple[int, dict[int, ValidEvent], dict[int, list[FieldError]]]:
     """(number of events, valid events by index, errors by index), from the request's JSON text."""
     if (events := decode_valid_batch(body)) is not None:  # the rule, every event valid: msgspec's decoding
         return len(events), dict(enumerate(events)), {}
     try:  # pydantic's reading names every error (and is the reference, should the two ever differ)
         events = CHECKED_BATCH.validate_json(body)["events"]
-        return len(events), {i: Event(**e) for i, e in enumerate(events)}, {}
+        return len(events), {i: ValidEvent(**e) for i, e in enumerate(events)}, {}
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
     # Some events (or the envelope) are wrong: find which, then take the others on their own.
@@ -69,7 +70,7 @@ def parse(body: bytes) -> tuple[int, dict[int, Event], dict[int, list[FieldError
     events = []
     if valid_indices:  # validated again from JSON text, so that the strict rules stay the JSON ones
         events = CHECKED_BATCH.validate_json(json.dumps({"events": [raw[i] for i in valid_indices]}))["events"]
-    return len(raw), {i: Event(**e) for i, e in zip(valid_indices, events, strict=True)}, problems
+    return len(raw), {i: ValidEvent(**e) for i, e in zip(valid_indices, events, strict=True)}, problems
 
 
 async def ingest(
@@ -78,7 +79,7 @@ async def ingest(
     *,
     principal: Principal,
     hasher: SubjectHasher,
-    units: ActiveUnits,
+    units: UnitCodes,
     writer: EventWriter,
     max_events: int,
     english: bool,
@@ -98,14 +99,14 @@ async def ingest(
     if principal.role is Role.ward_app and any(e.unit_code.upper() != principal.unit_code for e in valid.values()):
         raise Forbidden("forbidden-events-unit", own=principal.unit_code)
 
-    known = await units.codes(pool)
+    active = await units.active(pool)
     latest_allowed = microseconds(utcnow() + FUTURE_TOLERANCE)
     seen: set[str] = set()
     duplicates_in_request = 0
     rows: list[EventRow] = []
     for index, event in valid.items():
         unit_code, event_id = event.unit_code.upper(), event.event_id
-        if unit_code not in known:
+        if unit_code not in active:
             problems.setdefault(index, []).append(FieldError("unit_code", "unit_codes_unknown", codes=unit_code))
         elif (occurred_at := microseconds(event.occurred_at)) > latest_allowed:
             problems.setdefault(index, []).append(FieldError("occurred_at", "occurred_in_future"))
@@ -118,7 +119,7 @@ async def ingest(
             person = person_key(subject_hash, unit_code, audience)
             rows.append((event_id, unit_code, person, subject_hash, audience, event.type, occurred_at))
 
-    rejected = [Rejected(index=i, errors=render_field_errors(problems[i], english)) for i in sorted(problems)]
+    rejected = [RejectedEvent(index=i, errors=render_field_errors(problems[i], english)) for i in sorted(problems)]
     if not rows and not duplicates_in_request:
         raise AppError(
             422, "validation-error", "no-valid-event", extensions={"rejected": [r.model_dump() for r in rejected]}

@@ -3,16 +3,16 @@
 A request hands its validated rows to the app's ``EventWriter`` and waits for its count of new events.
 When a writer is free, it takes every request waiting, up to ``max_events`` events, and stores them
 in one transaction: one batch row (which wakes the folding worker when the transaction commits) and
-one binary COPY. Each COPY statement and each transaction has a fixed cost in PostgreSQL (a COPY
-creates and drops a tuple slot for every row it buffers, up to 1,000), so fewer, larger ones cost less
-an event: in bench/adoption.py the app's PostgreSQL backends went from 11 to 13 µs an event to 8.5 to
-11.5 (with the COPY stream of copy.py). Under light load a group is one request, stored at once.
+one binary COPY (``repository.py``). Each COPY statement and each transaction has a fixed cost in
+PostgreSQL (a COPY creates and drops a tuple slot for every row it buffers, up to 1,000), so fewer,
+larger ones cost less an event (``docs/performance.md``, "The ingest"). Under light load a group is
+one request, stored at once.
 
 New events are the rule and repeats the exception. A known event_id fails the group's COPY; its
-requests are then stored one by one, each skipping the events already known in one statement (the
-events as one JSON parameter), so each request gets its own count, and a request of nothing but
-replays leaves no trace and moves no ETag. Any other failure of a group also sends its requests one
-by one, so that a request is only ever failed by its own rows or by the database being away.
+requests are then stored one by one, each skipping the events already known in one statement, so
+each request gets its own count, and a request of nothing but replays leaves no trace and moves no
+ETag. Any other failure of a group also sends its requests one by one, so that a request is only ever
+failed by its own rows or by the database being away.
 """
 
 from __future__ import annotations
@@ -21,30 +21,9 @@ import asyncio
 from collections import deque
 
 import asyncpg
-import orjson
 
-from services.adoption.events.copy import COLUMNS, EventRow, binary_copy, timestamp
-
-RECORD_BATCH = "INSERT INTO adoption.batches (events) VALUES ($1) RETURNING id"
-INSERT_SKIPPING_KNOWN = """
-WITH batch AS (
-    SELECT nextval(pg_get_serial_sequence('adoption.batches', 'id')) AS id
-), inserted AS (
-    INSERT INTO adoption.events (event_id, batch_id, unit_code, person, subject_hash, audience, type, occurred_at)
-    SELECT e.event_id, batch.id, e.unit_code, e.person, decode(e.subject_hash, 'hex'), e.audience, e.type,
-           e.occurred_at
-    FROM batch, json_to_recordset($1::json) AS e(event_id text, unit_code text, person bigint,
-                                                 subject_hash text, audience text, type text,
-                                                 occurred_at timestamptz)
-    ON CONFLICT (event_id) DO NOTHING
-    RETURNING batch_id
-), recorded AS (
-    INSERT INTO adoption.batches (id, events)
-    SELECT batch_id, count(*) FROM inserted GROUP BY batch_id
-    RETURNING events
-)
-SELECT coalesce((SELECT events FROM recorded), 0)
-"""
+from services.adoption.events import repository
+from services.adoption.events.copy_stream import EventRow
 
 
 class EventWriter:
@@ -52,7 +31,7 @@ class EventWriter:
 
     def __init__(self, *, writers: int = 3, max_events: int = 8000) -> None:
         # Overlapping transactions keep both the app and PostgreSQL busy: the app encodes one group
-        # while PostgreSQL writes another (bench/adoption.py: 2 and 3 writers both beat 1; 3 by a little).
+        # while PostgreSQL writes another.
         self._writers, self._max_events = writers, max_events
         self._waiting: deque[tuple[list[EventRow], asyncio.Future[int]]] = deque()
         self._active = 0  # writers at work: counted down the moment one finds nothing waiting
@@ -97,7 +76,7 @@ async def _store_group(conn: asyncpg.Connection, group: list[tuple[list[EventRow
     if len(group) > 1:
         try:
             async with conn.transaction():
-                await _copy(conn, [row for rows, _ in group for row in rows])
+                await repository.copy_events(conn, [row for rows, _ in group for row in rows])
         except Exception:  # noqa: S110 (a known event, a request's bad row, the database away: one by one below)
             pass
         else:
@@ -122,27 +101,8 @@ async def _store_request(conn: asyncpg.Connection, rows: list[EventRow]) -> int:
     """Store one request's events in a transaction of their own; returns how many were new."""
     try:
         async with conn.transaction():
-            await _copy(conn, rows)
+            await repository.copy_events(conn, rows)
         return len(rows)
     except asyncpg.UniqueViolationError:
         pass
-    payload = [
-        {
-            "event_id": event_id,
-            "unit_code": unit_code,
-            "person": person,
-            "subject_hash": subject_hash.hex(),
-            "audience": audience,
-            "type": type_,
-            "occurred_at": timestamp(occurred_at).isoformat(),
-        }
-        for event_id, unit_code, person, subject_hash, audience, type_, occurred_at in rows
-    ]
-    return await conn.fetchval(INSERT_SKIPPING_KNOWN, orjson.dumps(payload).decode())
-
-
-async def _copy(conn: asyncpg.Connection, rows: list[EventRow]) -> None:
-    """The batch row, then the events under it (inside the caller's transaction)."""
-    batch_id = await conn.fetchval(RECORD_BATCH, len(rows))
-    stream = memoryview(binary_copy(rows, batch_id))  # a buffer: asyncpg would read bytes as a file's path
-    await conn.copy_to_table("events", schema_name="adoption", columns=COLUMNS, source=stream, format="binary")
+    return await repository.insert_skipping_known(conn, rows)

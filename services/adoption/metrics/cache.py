@@ -13,8 +13,9 @@ from collections import OrderedDict
 
 import asyncpg
 
+from services.adoption.metrics import repository
+
 CHANNEL = "adoption_changed"
-VERSION = "SELECT version, changed_at FROM adoption.state WHERE id = 1"
 
 
 class MetricsCache:
@@ -38,7 +39,7 @@ class MetricsCache:
         if self._known is not None and self._listening:
             return self._known
         changes_before = self._changes
-        record = await pool.fetchrow(VERSION)
+        record = await repository.state(pool)
         if self._listening and self._changes == changes_before:
             self._known = record
         return record

@@ -14,14 +14,13 @@ from services.adoption.metrics import service
 from services.adoption.metrics.cache import MetricsCache, matches
 from services.adoption.metrics.schemas import Summary, Timeseries, UnitRow
 from shared.auth import Principal, Role, ensure_unit_scope, require
-from shared.openapi import link
-from shared.problems import AppError, FieldError
+from shared.openapi import link, problem_responses
+from shared.problems import AppError
 from shared.schemas import CalendarDate, UnitCode
 
 router = APIRouter(prefix="/v1/adoption", tags=["adoption metrics"])
 Watcher = Annotated[Principal, Depends(require(Role.office, Role.ops_centre))]
 Reader = Annotated[Principal, Depends(require(Role.office, Role.ops_centre, Role.ward_app))]
-MAX_DAYS = 731
 CACHE_HEADERS = {
     "ETag": {"description": "changes only when a figure does", "required": True, "schema": {"type": "string"}},
     "Cache-Control": {"required": True, "schema": {"type": "string"}},
@@ -65,8 +64,7 @@ async def summary(request: Request, principal: Watcher, if_none_match: IfNoneMat
     target = request.app.state.settings.target_staff_rate
 
     async def compute(_: int, changed_at: object) -> Summary:
-        async with request.app.state.pg.acquire() as conn:
-            rows = await service.unit_rows(conn, target=target)
+        rows = await service.unit_rows(request.app.state.pg, target=target)
         return service.summary_of(rows, target=target, as_of=changed_at)
 
     return await _cached(request, (), compute)
@@ -106,8 +104,7 @@ async def units(
     own = principal.unit_code if principal.role is Role.ward_app else None
 
     async def compute(_: int, __: object) -> list[UnitRow]:
-        async with request.app.state.pg.acquire() as conn:
-            rows = await service.unit_rows(conn, target=target, kind=kind)
+        rows = await service.unit_rows(request.app.state.pg, target=target, kind=kind)
         if own is not None:
             rows = [r for r in rows if r.unit_code == own]
         return service.sort_rows(rows, sort, order == "desc")
@@ -116,7 +113,11 @@ async def units(
     return await _cached(request, (own, service.vietnam_today()), compute)
 
 
-@router.get("/timeseries", response_model=Timeseries, responses=CACHED)
+@router.get(
+    "/timeseries",
+    response_model=Timeseries,
+    responses={**CACHED, **problem_responses({404: "No unit has this code (retired units keep their series)"})},
+)
 async def timeseries(
     request: Request,
     principal: Reader,
@@ -128,28 +129,19 @@ async def timeseries(
     ] = None,
     interval: Literal["day", "week"] = "day",
 ) -> Response:
-    """Adopted staff and citizens at the end of each day or ISO week (Monday to Sunday), cumulative."""
-    code = unit_code
+    """Adopted staff and citizens at the end of each day or ISO week (Monday to Sunday), cumulative,
+    of one unit (retired ones too) or of the whole city."""
+    app, code = request.app, unit_code
     if principal.role is Role.ward_app:
         if code is None:
             raise AppError(403, "forbidden", "forbidden-unit", own=principal.unit_code, unit="*")
         ensure_unit_scope(principal, code)
-    default_start, default_end = service.default_range()
-    start, end = from_ or default_start, to or default_end
-    if end < start:
-        raise AppError(422, "validation-error", errors=[FieldError("to", "range_reversed", start=start.isoformat())])
-    if (end - start).days >= MAX_DAYS:
-        raise AppError(
-            422,
-            "validation-error",
-            "range-too-long",
-            errors=[FieldError("to", "range_too_long", days=MAX_DAYS)],
-            days=MAX_DAYS,
-        )
+    start, end = service.series_range(from_, to)
+    if code is not None:
+        await service.ensure_unit_known(app.state.pg, app.state.unit_codes, code)
 
     async def compute(_: int, __: object) -> Timeseries:
-        async with request.app.state.pg.acquire() as conn:
-            return await service.timeseries(conn, unit_code=code, start=start, end=end, interval=interval)
+        return await service.timeseries(app.state.pg, unit_code=code, start=start, end=end, interval=interval)
 
     # Today's date is part of the answer when the range is defaulted.
     return await _cached(request, (code, start, end), compute)

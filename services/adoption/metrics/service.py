@@ -3,53 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import asyncpg
 
+from services.adoption.metrics import repository
 from services.adoption.metrics.schemas import Point, Summary, Timeseries, UnitRow
+from shared.problems import AppError, FieldError, NotFound
 from shared.timeutil import utcnow, vietnam_today
 
-# The units the city's figures count: those still active, the city and the province themselves aside.
-CITY_UNITS = "SELECT code FROM adoption.units WHERE active AND kind NOT IN ('city', 'province')"
+if TYPE_CHECKING:
+    from services.adoption.units.service import UnitCodes
 
-# One row per unit: its headcount (newest of its own, else the registry's), its measured figures,
-# its newest self-report, and the last week's change.
-UNITS = f"""
-SELECT u.code, u.name, u.kind,
-       coalesce(h.staff, u.registry_headcount) AS headcount,
-       s.adopted AS staff_measured, s.last_event_at AS staff_last,
-       c.adopted AS citizens_measured, c.last_event_at AS citizens_last,
-       r.as_of AS reported_as_of, r.staff_total AS reported_total, r.staff_installed AS reported_installed,
-       r.citizens_guided AS reported_citizens,
-       w.delta AS change_7d
-FROM adoption.units u
-LEFT JOIN LATERAL (SELECT staff FROM adoption.headcounts h WHERE h.unit_code = u.code
-                   ORDER BY as_of DESC LIMIT 1) h ON true
-LEFT JOIN adoption.unit_stats s ON s.unit_code = u.code AND s.audience = 'staff'
-LEFT JOIN adoption.unit_stats c ON c.unit_code = u.code AND c.audience = 'citizen'
-LEFT JOIN LATERAL (SELECT * FROM adoption.reports r WHERE r.unit_code = u.code
-                   ORDER BY as_of DESC LIMIT 1) r ON true
-LEFT JOIN LATERAL (SELECT sum(delta)::int AS delta FROM adoption.daily d
-                   WHERE d.unit_code = u.code AND d.audience = 'staff' AND d.day > $1) w ON true
-WHERE u.code IN ({CITY_UNITS}) AND ($2::text IS NULL OR u.kind = $2)
-"""  # noqa: S608 (a constant subquery)
-
-# $1: one unit (its whole history, even once retired), or NULL: the city, the units its summary
-# counts (a retired unit's people left the city's figures with it; counted on, they would count
-# twice once they sign up again under the unit that took its place).
-SERIES = f"""
-WITH units AS (SELECT $1::text AS code WHERE $1 IS NOT NULL UNION ALL {CITY_UNITS} AND $1 IS NULL)
-SELECT audience, day, sum(delta)::int AS delta
-FROM adoption.daily
-WHERE unit_code IN (SELECT code FROM units) AND day <= $3
-GROUP BY audience, day
-HAVING day >= $2
-UNION ALL
-SELECT audience, NULL, sum(delta)::int
-FROM adoption.daily
-WHERE unit_code IN (SELECT code FROM units) AND day < $2
-GROUP BY audience
-"""  # noqa: S608 (a constant subquery)
+# A time series spans at most this many days, both ends included.
+MAX_DAYS = 731
 
 SORT_KEYS = (
     "staff_rate",
@@ -92,9 +59,10 @@ def _row(record: asyncpg.Record, target: float) -> UnitRow:
     )
 
 
-async def unit_rows(conn: asyncpg.Connection, *, target: float, kind: str | None = None) -> list[UnitRow]:
+async def unit_rows(db: asyncpg.Pool | asyncpg.Connection, *, target: float, kind: str | None = None) -> list[UnitRow]:
+    """A row per unit the city counts (of ``kind``, if given), in no particular order."""
     week_ago = vietnam_today() - timedelta(days=7)
-    return [_row(r, target) for r in await conn.fetch(UNITS, week_ago, kind)]
+    return [_row(r, target) for r in await repository.unit_figures(db, since=week_ago, kind=kind)]
 
 
 def sort_rows(rows: list[UnitRow], key: str, descending: bool) -> list[UnitRow]:
@@ -127,12 +95,12 @@ def summary_of(rows: list[UnitRow], *, target: float, as_of) -> Summary:
 
 
 async def timeseries(
-    conn: asyncpg.Connection, *, unit_code: str | None, start: date, end: date, interval: str
+    db: asyncpg.Pool | asyncpg.Connection, *, unit_code: str | None, start: date, end: date, interval: str
 ) -> Timeseries:
     """Adopted people at the end of each day (or ISO week) from ``start`` to ``end``, Vietnam dates."""
     deltas: dict[str, dict[date, int]] = {"staff": {}, "citizen": {}}
     base = {"staff": 0, "citizen": 0}
-    for record in await conn.fetch(SERIES, unit_code, start, end):
+    for record in await repository.daily_deltas(db, unit_code=unit_code, start=start, end=end):
         if record["day"] is None:
             base[record["audience"]] = record["delta"]
         else:
@@ -161,6 +129,25 @@ async def timeseries(
     )
 
 
-def default_range() -> tuple[date, date]:
+def series_range(start: date | None, end: date | None) -> tuple[date, date]:
+    """The range asked for, from 29 days ago to today where an end is not given; 422 if reversed or
+    longer than ``MAX_DAYS``."""
     today = vietnam_today(utcnow())
-    return today - timedelta(days=29), today
+    start, end = start or today - timedelta(days=29), end or today
+    if end < start:
+        raise AppError(422, "validation-error", errors=[FieldError("to", "range_reversed", start=start.isoformat())])
+    if (end - start).days >= MAX_DAYS:
+        raise AppError(
+            422,
+            "validation-error",
+            "range-too-long",
+            errors=[FieldError("to", "range_too_long", days=MAX_DAYS)],
+            days=MAX_DAYS,
+        )
+    return start, end
+
+
+async def ensure_unit_known(pool: asyncpg.Pool, unit_codes: UnitCodes, code: str) -> None:
+    """404 for a code no unit of the directory has ever had (a retired unit's history stays readable)."""
+    if code not in await unit_codes.known(pool):
+        raise NotFound("unit-not-found", code=code)

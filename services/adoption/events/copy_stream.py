@@ -2,14 +2,15 @@
 
 asyncpg's ``copy_records_to_table`` encodes any table through per-column codecs, and its timestamp
 codec compares and converts each datetime in Python. The events' eight columns are known, so a row
-here is one ``struct`` call: the app's CPU for a batch of 1,000 fell by about 0.5 µs an event
-(measured alone, against a local PostgreSQL).
+here is one ``struct`` call, which costs the app less CPU an event (``docs/performance.md``).
 """
 
 from __future__ import annotations
 
 import struct
 from datetime import UTC, datetime, timedelta, timezone
+
+from services.adoption.models import Event
 
 # PostgreSQL counts timestamps in microseconds from its own epoch.
 POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -18,14 +19,19 @@ _SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _HEADER = _SIGNATURE + struct.pack(">ii", 0, 0)  # no flags, no header extension
 _TRAILER = struct.pack(">h", -1)
 # The column order of the stream: the batch id first, so that one prefix (field count, then the
-# batch id) joins the rows; the variable-width text last.
-COLUMNS = ("batch_id", "person", "occurred_at", "subject_hash", "audience", "type", "unit_code", "event_id")
+# batch id) joins the rows; the variable-width text last. ``_packer``'s format follows this order.
+E = Event.__table__.c
+COLUMNS = tuple(
+    column.name
+    for column in (E.batch_id, E.person, E.occurred_at, E.subject_hash, E.audience, E.type, E.unit_code, E.event_id)
+)
 
 
 # An event as stored, before its batch is known: (event_id, unit_code, person, subject_hash, audience,
 # type, occurred_at). The event id is printable ASCII and the unit code ASCII letters, digits and '-'
 # (the API's patterns); the subject hash 32 bytes; occurred_at in microseconds since POSTGRES_EPOCH.
-# A plain tuple: a NamedTuple's construction costs 0.2 µs an event more, in the app's busiest loop.
+# A plain tuple rather than a NamedTuple: it is built once an event, in the ingest's busiest loop,
+# and a tuple costs least to build.
 EventRow = tuple[str, str, int, bytes, str, str, int]
 
 
@@ -37,8 +43,9 @@ def microseconds(moment: datetime) -> int:
     """An aware datetime as PostgreSQL stores it."""
     zone = moment.tzinfo
     if type(zone) is timezone:  # a fixed offset, as msgspec and pydantic give (one object an offset)
-        # Two datetimes with the very same tzinfo subtract as wall times, without asking either for
-        # its offset: 0.23-0.26 against 0.49 µs an event (measured alone). Right for fixed offsets only.
+        # Two datetimes with the very same tzinfo subtract as wall times, without a ``utcoffset()``
+        # call on either, about half the cost of the subtraction (docs/performance.md). Right for
+        # fixed offsets only.
         epoch = _EPOCH_IN.get(zone) or _EPOCH_IN.setdefault(zone, POSTGRES_EPOCH.astimezone(zone))
         delta = moment - epoch
     else:

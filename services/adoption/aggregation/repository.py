@@ -1,73 +1,69 @@
-"""Folding ingested events into the aggregates the metrics read.
+"""The fold's SQL, on asyncpg: one statement folds a set of stored batches into ``daily`` and
+``unit_stats`` (the rules it applies: ``aggregation/service.py``).
 
-A person (unit, audience, keyed hash of the subject) counts as adopted while their latest event, by
-``occurred_at``, is ``installed`` or ``activated``. Each change of that state is a +1 or -1 on its
-Vietnam day in ``daily``; the running sum of ``daily`` is the adoption curve, and ``unit_stats``
-holds its current value.
-
-For each person a batch touches, the fold reads the latest event folded before. When the person's
-new events all come after it (the rule: events arrive roughly in order), their changes follow from
-that event's state and the new events alone. Events also arrive late and out of order: such a
-person's timeline is recomputed from their events, once without the batch and once with it, and
-the difference goes into ``daily`` and ``unit_stats``. An uninstall followed by a re-install
-therefore counts once, and an old event arriving late corrects the day it belongs to.
-
-Folding is serialised by a transaction-level advisory lock, and a batch is marked folded in the same
-transaction, so running the job twice, or on two workers at once, counts every event once. Each fold
-takes a bounded number of events, so a backlog is worked off in steps of the same size.
+The fold is hand-written SQL, tuned with ``bench/adoption_fold.py``: it is the worker's whole cost
+per event (``docs/performance.md``, "The fold"). Table names, and the columns a statement lists,
+come from the models.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import asyncpg
+from sqlalchemy import Column
+
+from services.adoption.models import Batch, Daily, Event, State, UnitStats
+
+BATCHES, EVENTS, DAILY, UNIT_STATS, STATE = (
+    model.__table__.fullname for model in (Batch, Event, Daily, UnitStats, State)
+)
+B, D, S = Batch.__table__.c, Daily.__table__.c, UnitStats.__table__.c
+
+
+def _names(*columns: Column) -> str:
+    return ", ".join(column.name for column in columns)
+
 
 LOCK = "SELECT pg_advisory_xact_lock(hashtext('adoption.aggregate'))"
 # The batches not folded yet, oldest first, with their sizes (a handful: the worker keeps up).
-PENDING = "SELECT id, events FROM adoption.batches WHERE aggregated_at IS NULL ORDER BY id"
+PENDING = f"SELECT {_names(B.id, B.events)} FROM {BATCHES} WHERE aggregated_at IS NULL ORDER BY id"  # noqa: S608 (names from the model)
 
 # $1: the batches folded now. The other batches not folded yet count in no timeline; they are read in
 # this statement, so that a batch committed after PENDING was read is left out too. A person's
 # identity is (unit, audience, subject hash) and ``person`` a 64-bit key of it: were two people's keys
 # the same, a latest event of another identity sends the fold to the timeline, which tells them apart.
-FOLD = """
+FOLD = f"""
 WITH pending AS (
-    SELECT coalesce(array_agg(id), '{}') AS ids
-    FROM adoption.batches WHERE aggregated_at IS NULL AND id <> ALL($1::bigint[])
+    SELECT coalesce(array_agg(id), '{{}}') AS ids
+    FROM {BATCHES} WHERE aggregated_at IS NULL AND id <> ALL($1::bigint[])
 ), later AS (
     -- Every batch below the lowest one not folded is folded. Above it, the batches folded already
-    -- committed before a lower one did: with concurrent writers, one or two now and then (in
-    -- bench/adoption.py, in 38 % of the folds, up to 4,000 events); after a writer stalled, all
-    -- those folded meanwhile, read once by the fold that takes its batch.
+    -- committed before a lower one did: with concurrent writers that is common, and a few thousand
+    -- events at most; after a writer stalled, all those folded meanwhile, read once by the fold
+    -- that takes its batch.
     SELECT ids, below,
-           (SELECT coalesce(array_agg(id), '{}') FROM adoption.batches
+           (SELECT coalesce(array_agg(id), '{{}}') FROM {BATCHES}
             WHERE id > below AND aggregated_at IS NOT NULL) AS folded_ahead
     FROM pending, LATERAL (SELECT min(id) AS below FROM unnest($1::bigint[] || pending.ids) id) lowest
 ), ahead AS MATERIALIZED (
     -- The people with events in batches folded ahead: the lookups below read batches under ``below``
     -- only, so these people's timelines are recomputed instead.
-    SELECT DISTINCT e.person FROM later, adoption.events e WHERE e.batch_id = ANY(later.folded_ahead)
+    SELECT DISTINCT e.person FROM later, {EVENTS} e WHERE e.batch_id = ANY(later.folded_ahead)
 ), new AS MATERIALIZED (
     SELECT person, unit_code, audience, subject_hash, occurred_at, event_id, type <> 'uninstalled' AS adopted
-    FROM adoption.events WHERE batch_id = ANY($1::bigint[])
-    -- In key order, the lookups below walk the person index's pages in order, not at random
-    -- (bench/adoption_fold.py: 4.65-4.70 µs an event against 5.35-5.92 without, two runs each); and
-    -- in_order's window gets its rows in its own order (its hash join keeps this order), and
-    -- PostgreSQL's sort first checks whether its input is sorted already: 6.02-6.13 µs an event
-    -- against 6.59-6.67 when ordered by person alone (three runs each, interleaved).
+    FROM {EVENTS} WHERE batch_id = ANY($1::bigint[])
+    -- In the whole key of in_order's window: the lookups below then walk the person index's pages
+    -- in order rather than at random, and in_order's window gets its rows in its own order (its hash
+    -- join keeps this order), which PostgreSQL's sort checks before sorting.
     ORDER BY person, unit_code, audience, subject_hash, occurred_at, event_id
 ), touched AS (
     -- Each new event with the two latest events of its person folded before, read through the
     -- (person, occurred_at, batch_id) index newest first, and whether all of the person's new events
     -- come after those (most do: events arrive in order). The batch condition is checked on the
-    -- index's entries: the new events (and other unfolded ones) are passed over without reading
-    -- their rows (bench/adoption_fold.py: less CPU in 7 of 8 interleaved pairs, median 5.36 against
-    -- 5.74 µs an event, than with the index on (person, occurred_at), where each lookup read the new
-    -- event's row to drop it).
+    -- index's entries, so the new events (and other unfolded ones) are passed over without reading
+    -- their rows.
     -- Both at the same instant would need event ids to be told apart, and another identity under the
     -- same key the full one: the timeline. Otherwise the later one's state is the person's state.
-    -- (Aggregated here rather than ranked in each lookup: 0.45 µs an event less, measured alone.)
+    -- (Aggregated per person here, which costs less than ranking them in each lookup.)
     SELECT n.person,
            coalesce(max(p.occurred_at) FILTER (WHERE p.adopted) = max(p.occurred_at), false) AS was_adopted,
            coalesce(min(n.occurred_at) <= max(p.occurred_at)
@@ -78,7 +74,7 @@ WITH pending AS (
     FROM new n CROSS JOIN later
     LEFT JOIN LATERAL (SELECT x.unit_code, x.audience, x.subject_hash, x.occurred_at, x.event_id,
                               x.type <> 'uninstalled' AS adopted
-                       FROM adoption.events x
+                       FROM {EVENTS} x
                        WHERE x.person = n.person AND x.batch_id < later.below
                        ORDER BY x.occurred_at DESC LIMIT 2) p ON true
     GROUP BY n.person
@@ -95,7 +91,7 @@ WITH pending AS (
     SELECT e.unit_code, e.audience, e.subject_hash, e.person, e.occurred_at, e.event_id,
            e.type <> 'uninstalled' AS adopted, e.batch_id = ANY($1::bigint[]) AS is_new
     FROM touched t, later
-    CROSS JOIN LATERAL (SELECT * FROM adoption.events x
+    CROSS JOIN LATERAL (SELECT * FROM {EVENTS} x
                         WHERE x.person = t.person AND x.batch_id <> ALL(later.ids) OFFSET 0) e
     WHERE t.out_of_order
 ), before_fold AS (
@@ -124,7 +120,7 @@ WITH pending AS (
     SELECT unit_code, audience, day, sum(delta)::int AS delta
     FROM changes GROUP BY unit_code, audience, day HAVING sum(delta) <> 0
 ), daily_written AS (
-    INSERT INTO adoption.daily AS d (unit_code, audience, day, delta)
+    INSERT INTO {DAILY} AS d ({_names(D.unit_code, D.audience, D.day, D.delta)})
     SELECT unit_code, audience, day, delta FROM by_day
     ON CONFLICT (unit_code, audience, day) DO UPDATE SET delta = d.delta + EXCLUDED.delta
     RETURNING 1
@@ -135,18 +131,18 @@ WITH pending AS (
     FULL JOIN (SELECT unit_code, audience, max(occurred_at) AS last_event_at
                FROM new GROUP BY unit_code, audience) l USING (unit_code, audience)
 ), stats_written AS (
-    INSERT INTO adoption.unit_stats AS s (unit_code, audience, adopted, last_event_at)
+    INSERT INTO {UNIT_STATS} AS s ({_names(S.unit_code, S.audience, S.adopted, S.last_event_at)})
     SELECT unit_code, audience, delta, last_event_at FROM by_unit
     ON CONFLICT (unit_code, audience) DO UPDATE
     SET adopted = s.adopted + EXCLUDED.adopted,
         last_event_at = greatest(s.last_event_at, EXCLUDED.last_event_at)
     RETURNING 1
 ), folded AS (
-    UPDATE adoption.batches SET aggregated_at = now() WHERE id = ANY($1::bigint[]) RETURNING id
+    UPDATE {BATCHES} SET aggregated_at = now() WHERE id = ANY($1::bigint[]) RETURNING id
 )
 SELECT (SELECT count(*) FROM folded) AS batches, (SELECT count(*) FROM daily_written) AS days,
        (SELECT count(*) FROM stats_written) AS units
-"""
+"""  # noqa: S608 (names from the models)
 
 FOLD_SETTINGS = (
     # Timelines sort in memory: give the sort room rather than spill to disk.
@@ -157,37 +153,26 @@ FOLD_SETTINGS = (
     "SET LOCAL enable_seqscan = off",
     "SET LOCAL enable_bitmapscan = off",
 )
-BUMP_VERSION = "UPDATE adoption.state SET version = version + 1, changed_at = now() WHERE id = 1"
+# The metrics' ETags change with the figures (``metrics/cache.py``).
+BUMP_VERSION = f"UPDATE {STATE} SET version = version + 1, changed_at = now() WHERE id = 1"  # noqa: S608 (names from the model)
 
 
-class Folded(NamedTuple):
-    batches: int  # folded now
-    left: int  # still pending (beyond ``max_events``), as far as this fold saw
+async def lock(conn: asyncpg.Connection) -> None:
+    """Serialise folding until the transaction ends (a second worker waits for the first)."""
+    await conn.execute(LOCK)
 
 
-async def fold_pending(conn: asyncpg.Connection, *, max_events: int) -> Folded:
-    """Fold the oldest pending batches, about ``max_events`` events' worth (at least one batch), into the
-    aggregates."""
-    async with conn.transaction():
-        await conn.execute(LOCK)
-        pending = await conn.fetch(PENDING)
-        if not pending:
-            return Folded(0, 0)
-        now, total = [], 0
-        for batch in pending:
-            if now and total + batch["events"] > max_events:
-                break
-            now.append(batch["id"])
-            total += batch["events"]
-        await conn.execute("; ".join(FOLD_SETTINGS))  # one round trip
-        result = await conn.fetchrow(FOLD, now)
-        await conn.execute(BUMP_VERSION)
-    return Folded(result["batches"], len(pending) - len(now))
+async def pending_batches(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """The batches not folded yet, oldest first: (id, events)."""
+    return await conn.fetch(PENDING)
 
 
-async def fold_all(conn: asyncpg.Connection, *, max_events: int) -> int:
-    """Fold until nothing is pending; returns how many batches were folded."""
-    total = 0
-    while folded := (await fold_pending(conn, max_events=max_events)).batches:
-        total += folded
-    return total
+async def fold(conn: asyncpg.Connection, batch_ids: list[int]) -> int:
+    """Fold ``batch_ids`` into the aggregates and mark them folded (inside the caller's transaction);
+    returns how many were marked."""
+    await conn.execute("; ".join(FOLD_SETTINGS))  # one round trip
+    return (await conn.fetchrow(FOLD, batch_ids))["batches"]
+
+
+async def bump_version(conn: asyncpg.Connection) -> None:
+    await conn.execute(BUMP_VERSION)

@@ -8,13 +8,13 @@ import uuid
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.adoption.metrics.service import sort_rows, summary_of, unit_rows
-from services.adoption.models import Unit, WeeklyNotice, outbox
+from services.adoption.models import outbox
 from services.adoption.settings import AdoptionSettings
+from services.adoption.units import repository as units
+from services.adoption.weekly import repository
 from shared.contracts import AdoptionDigest, AdoptionDigestUnit, AdoptionNudge, UnitRef
 from shared.timeutil import VIETNAM, to_vietnam, utcnow
 
@@ -42,13 +42,12 @@ async def send_weekly(
     week, monday = week_of(now)
     due = monday + timedelta(days=settings.weekly_nudge_weekday - 1, hours=settings.weekly_nudge_hour)
     async with sessions() as session:
-        if now < due or await session.get(WeeklyNotice, week) is not None:
+        if now < due or await repository.decided(session, week):
             return 0
-        contacts = {u.code: u for u in await session.scalars(select(Unit))}
+        contacts = {u.code: u for u in await units.all_units(session)}
     if not contacts:  # the directory has not reached this service yet: nothing to judge, try later
         return 0
-    async with pg.acquire() as conn:
-        rows = await unit_rows(conn, target=settings.target_staff_rate)
+    rows = await unit_rows(pg, target=settings.target_staff_rate)
     lagging = sort_rows([r for r in rows if r.at_target is False], "staff_rate", descending=False)
     summary = summary_of(rows, target=settings.target_staff_rate, as_of=now)
 
@@ -89,13 +88,8 @@ async def send_weekly(
         ],
     )
     async with sessions() as session:
-        decided = await session.execute(
-            pg_insert(WeeklyNotice)
-            .values(week=week, units_nudged=len(lagging))
-            .on_conflict_do_nothing()
-            .returning(WeeklyNotice.week)
-        )
-        if decided.first() is None:  # another worker decided this week first
+        if not await repository.record_decision(session, week=week, units_nudged=len(lagging)):
+            # another worker decided this week first
             await session.rollback()
             return 0
         for message in (*nudges, digest):

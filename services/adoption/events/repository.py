@@ -1,0 +1,82 @@
+"""Storing events, on asyncpg.
+
+A group of requests' events is a batch row and one binary COPY (``copy_stream.py``): the ingest's
+cost per event is mostly PostgreSQL's, and a COPY costs it least (``docs/performance.md``, "The
+ingest"). Events some of which are known already go through one INSERT that skips them. Both run
+inside the caller's transaction. Table names, and the columns a statement lists, come from the models.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+import orjson
+from sqlalchemy import Column
+
+from services.adoption.events.copy_stream import COLUMNS, EventRow, binary_copy, timestamp
+from services.adoption.models import Batch, Event
+
+BATCHES, EVENTS = Batch.__table__.fullname, Event.__table__.fullname
+B, E = Batch.__table__.c, Event.__table__.c
+
+
+def _names(*columns: Column) -> str:
+    return ", ".join(column.name for column in columns)
+
+
+# The columns the INSERT below writes, in its SELECT's order.
+INSERTED = (E.event_id, E.batch_id, E.unit_code, E.person, E.subject_hash, E.audience, E.type, E.occurred_at)
+
+RECORD_BATCH = f"INSERT INTO {BATCHES} ({_names(B.events)}) VALUES ($1) RETURNING {_names(B.id)}"  # noqa: S608 (names from the model)
+
+# The events as one JSON parameter (``_as_json``): those whose event_id is known are skipped, and the
+# batch row counts the others (none: no batch row, and no trace of the request).
+INSERT_SKIPPING_KNOWN = f"""
+WITH batch AS (
+    SELECT nextval(pg_get_serial_sequence('{BATCHES}', '{B.id.name}')) AS id
+), inserted AS (
+    INSERT INTO {EVENTS} ({_names(*INSERTED)})
+    SELECT e.event_id, batch.id, e.unit_code, e.person, decode(e.subject_hash, 'hex'), e.audience, e.type,
+           e.occurred_at
+    FROM batch, json_to_recordset($1::json) AS e(event_id text, unit_code text, person bigint,
+                                                 subject_hash text, audience text, type text,
+                                                 occurred_at timestamptz)
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING batch_id
+), recorded AS (
+    INSERT INTO {BATCHES} ({_names(B.id, B.events)})
+    SELECT batch_id, count(*) FROM inserted GROUP BY batch_id
+    RETURNING events
+)
+SELECT coalesce((SELECT events FROM recorded), 0)
+"""  # noqa: S608 (names from the models)
+
+
+async def copy_events(conn: asyncpg.Connection, rows: list[EventRow]) -> None:
+    """A batch row, then ``rows`` under it by binary COPY; a known event_id raises
+    ``asyncpg.UniqueViolationError``."""
+    batch_id = await conn.fetchval(RECORD_BATCH, len(rows))
+    stream = memoryview(binary_copy(rows, batch_id))  # a buffer: asyncpg would read bytes as a file's path
+    table = Event.__table__
+    await conn.copy_to_table(table.name, schema_name=table.schema, columns=COLUMNS, source=stream, format="binary")
+
+
+async def insert_skipping_known(conn: asyncpg.Connection, rows: list[EventRow]) -> int:
+    """Store the events of ``rows`` whose event_id is new, in a batch of their own; returns how many."""
+    return await conn.fetchval(INSERT_SKIPPING_KNOWN, _as_json(rows))
+
+
+def _as_json(rows: list[EventRow]) -> str:
+    return orjson.dumps(
+        [
+            {
+                "event_id": event_id,
+                "unit_code": unit_code,
+                "person": person,
+                "subject_hash": subject_hash.hex(),
+                "audience": audience,
+                "type": type_,
+                "occurred_at": timestamp(occurred_at).isoformat(),
+            }
+            for event_id, unit_code, person, subject_hash, audience, type_, occurred_at in rows
+        ]
+    ).decode()
