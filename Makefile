@@ -28,5 +28,5 @@ bench: install services  ## the four benchmarks, one after the other (~12 minute
 	$(UV) run --frozen python -m bench.adoption || r=1; \
 	$(UV) run --frozen python -m bench.lanes || r=1; exit $$r
 
-lint: install
-	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check .
+lint: install  ## ruff (style and bugs) and mypy (types; strict on shared/)
+	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check . && $(UV) run --frozen mypy

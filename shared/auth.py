@@ -14,6 +14,7 @@ import math
 import secrets
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, NoReturn
@@ -26,14 +27,18 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 from sqlalchemy import CheckConstraint, DateTime, Integer, LargeBinary, String, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import make_base
+from shared.db import schema_metadata
 from shared.problems import AppError, Forbidden
 
 log = structlog.get_logger("auth")
 
-AuthBase = make_base("auth")
+
+class AuthBase(DeclarativeBase):
+    metadata = schema_metadata("auth")
+
+
 KEY_PREFIX = "ioc_"
 
 
@@ -335,7 +340,7 @@ def _unauthorized() -> AppError:
 async def authenticate(request: Request, token: str | None) -> Principal:
     """The caller's principal, looked up once per request (the idempotency layer may have done it)."""
     cached = getattr(request.state, "principal", None)
-    if cached is not None:
+    if isinstance(cached, Principal):
         return cached
     if not token or not token.startswith(KEY_PREFIX) or len(token) > 100:
         raise _unauthorized()
@@ -346,7 +351,7 @@ async def authenticate(request: Request, token: str | None) -> Principal:
     return principal
 
 
-def require(*roles: Role):
+def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting the given roles (403 for others), after the key's rate limit."""
 
     async def dependency(

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import asyncpg
-from sqlalchemy import MetaData
+from sqlalchemy import Column, ColumnElement, MetaData, Table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -30,19 +30,31 @@ NAMING_CONVENTION = {
 }
 
 
-def make_base(schema: str) -> type[DeclarativeBase]:
-    """A declarative base whose tables live in ``schema`` (one schema per service)."""
-
-    class Base(DeclarativeBase):
-        metadata = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
-
-    return Base
+def schema_metadata(schema: str) -> MetaData:
+    """The metadata of a service's declarative base: its tables live in ``schema`` (one schema per
+    service), their constraints named by the convention above."""
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
 def server_settings(settings: CommonSettings) -> dict[str, str]:
     """Session settings of every service connection. JIT off: our statements are short, and a
     misestimated one (the adoption fold's) spent 50 ms compiling to save nothing."""
     return {"statement_timeout": str(settings.db_statement_timeout_ms), "application_name": "ioc", "jit": "off"}
+
+
+# What the services' hand-written statements run on: a connection of their own or one a pool lends.
+Connection: TypeAlias = "asyncpg.Connection | asyncpg.pool.PoolConnectionProxy"
+
+
+def table(model: type[DeclarativeBase]) -> Table:
+    """A mapped class's table, for the few statements written by hand (names and columns from the
+    model, never typed again)."""
+    return cast(Table, model.__table__)
+
+
+def column_names(columns: Iterable[ColumnElement[Any]]) -> str:
+    """``a, b, c``: a column list for a statement written by hand."""
+    return ", ".join(cast(Column[Any], column).name for column in columns)
 
 
 def create_engine(settings: CommonSettings, url: str | None = None, **overrides: Any) -> AsyncEngine:
@@ -72,7 +84,7 @@ def asyncpg_dsn(sqlalchemy_url: str) -> str:
 
 
 # Failures that mean "the database cannot be reached right now", not "this request is wrong".
-DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,
@@ -123,7 +135,7 @@ def violated_constraint(exc: sa_exc.IntegrityError) -> str | None:
     current: BaseException | None = exc.orig
     while current is not None:
         name = getattr(current, "constraint_name", None)
-        if name:
+        if isinstance(name, str) and name:
             return name
         current = current.__cause__
     return None
@@ -152,6 +164,7 @@ async def raw_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connectio
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         try:
+            assert raw.driver_connection is not None, "a pooled connection is open"
             yield raw.driver_connection
         except BaseException as exc:
             if is_database_unavailable(exc):

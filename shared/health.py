@@ -9,6 +9,7 @@ from typing import Literal
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,9 +29,9 @@ def database_check(engine_getter: Callable[[], AsyncEngine]) -> Check:
     return check
 
 
-def redis_check(redis_getter: Callable[[], object]) -> Check:
+def redis_check(redis_getter: Callable[[], Redis]) -> Check:
     async def check() -> None:
-        await redis_getter().ping()  # type: ignore[attr-defined]
+        await redis_getter().ping()
 
     return check
 

@@ -22,7 +22,7 @@ from shared.settings import CommonSettings
 def check_http(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 (a URL we were given)
-            return response.status == 200
+            return bool(response.status == 200)
     except OSError:
         return False
 

@@ -22,7 +22,7 @@ class Backoff:
         self.failures = 0
 
     def next(self) -> float:
-        delay = min(self.longest, self.first * 2**self.failures)
+        delay = min(self.longest, self.first * 2.0**self.failures)
         self.failures += 1
         return delay * random.uniform(0.9, 1.1)
 

@@ -49,7 +49,9 @@ def run_migrations(owned_schemas: Sequence[str], metadata: Sequence[MetaData]) -
             context.run_migrations()
 
     async def main() -> None:
-        engine = create_async_engine(context.config.get_main_option("sqlalchemy.url"))
+        url = context.config.get_main_option("sqlalchemy.url")
+        assert url is not None, "alembic_config sets it"
+        engine = create_async_engine(url)
         async with engine.begin() as connection:
             await connection.run_sync(run)
         await engine.dispose()

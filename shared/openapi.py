@@ -147,4 +147,4 @@ def _can_fail(parameter: dict[str, Any]) -> bool:
 
 def _is_fastapi_validation_error(response: dict[str, Any]) -> bool:
     schema = response.get("content", {}).get("application/json", {}).get("schema", {})
-    return schema.get("$ref", "").endswith("/HTTPValidationError")
+    return str(schema.get("$ref", "")).endswith("/HTTPValidationError")

@@ -25,12 +25,26 @@ import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import CheckConstraint, DateTime, Index, Integer, String, Text, delete, func, select, text, update
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -88,12 +102,14 @@ class Outbox:
 
     def __init__(self, model: type[OutboxColumns], sender: str) -> None:
         self.model, self.sender = model, sender
+        self.table: Table = model.__table__  # type: ignore[attr-defined]  # mapped: the mixin does not say
 
     def add(self, session: AsyncSession, message: Message) -> None:
         """Stage ``message`` in the caller's transaction; it leaves when the transaction commits."""
         assert message.sender == self.sender, f"{type(message).__name__} is not sent by {self.sender}"
+        row: Callable[..., OutboxColumns] = self.model  # a mapped class: its columns are keywords
         session.add(
-            self.model(
+            row(
                 id=message.message_id,
                 queue=message.consumer(),
                 job_name=message.job,
@@ -103,7 +119,7 @@ class Outbox:
 
     def acknowledge_job(self) -> Any:
         """The job that records acknowledgements (the sender's worker takes it)."""
-        table = self.model.__table__  # type: ignore[attr-defined]
+        table = self.table
 
         async def acknowledge(ctx: dict[str, Any], message_ids: list[str]) -> int:
             ids = []
@@ -119,13 +135,13 @@ class Outbox:
                     .where(table.c.id.in_(ids), table.c.acknowledged_at.is_(None))
                     .values(acknowledged_at=func.now())
                 )
-            return result.rowcount or 0
+            return cast(CursorResult[Any], result).rowcount or 0
 
         return queues.func(acknowledge, name=queues.acknowledge_job_name(self.sender))
 
     def purge_job(self) -> Any:
         """The job that deletes acknowledged rows past ``outbox_retention_days``."""
-        table = self.model.__table__  # type: ignore[attr-defined]
+        table = self.table
 
         async def purge(ctx: dict[str, Any]) -> int:
             settings: CommonSettings = ctx["settings"]
@@ -135,7 +151,7 @@ class Outbox:
                         table.c.acknowledged_at < func.now() - timedelta(days=settings.outbox_retention_days)
                     )
                 )
-            return result.rowcount or 0
+            return cast(CursorResult[Any], result).rowcount or 0
 
         return queues.cron(purge, name=f"{self.sender}.outbox.purge", minute=23, second=0, unique=True, timeout=60)
 
@@ -251,6 +267,7 @@ class Relay:
             now, resent = utcnow(), 0
             for row, waiting in zip(rows, known, strict=True):
                 if not waiting:
+                    assert row.payload is not None, "a relayed row holds its message"
                     attempt = row.attempts + 1
                     await queues.enqueue(
                         self.redis, self.settings, row.job_name, row.payload, job_id=job_id(row.id, attempt)

@@ -14,7 +14,7 @@ from shared.schemas import query_integer
 
 T = TypeVar("T")
 
-Limit = Annotated[query_integer(1, 1000), Query(description="page size (at most 1,000)")]
+Limit = Annotated[int, query_integer(1, 1000), Query(description="page size (at most 1,000)")]
 Cursor = Annotated[
     str | None, Query(max_length=512, description="`next_cursor` of the previous page, as given (opaque)")
 ]

@@ -333,9 +333,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.exception("unhandled_error", error=type(exc).__name__)
         return problem_response(request, 500, "internal-error", params={"request_id": request_id})
 
-    app.add_exception_handler(AppError, on_app_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, on_http)  # type: ignore[arg-type]
+    # Starlette types a handler's exception as Exception; each of these takes its own class only.
+    app.add_exception_handler(AppError, on_app_error)  # type: ignore[arg-type]  # see above
+    app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]  # see above
+    app.add_exception_handler(StarletteHTTPException, on_http)  # type: ignore[arg-type]  # see above
     # Registered for Exception, so Starlette runs it in its outermost middleware: every failure,
     # including the database going away mid-request, ends as problem+json.
     app.add_exception_handler(Exception, on_unexpected)

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import structlog
 import uvloop
@@ -66,7 +66,8 @@ def serialize(job: dict[str, Any]) -> bytes:
 
 
 def deserialize(raw: bytes) -> dict[str, Any]:
-    return json.loads(raw)
+    job: dict[str, Any] = json.loads(raw)
+    return job
 
 
 def client(settings: CommonSettings) -> ArqRedis:
@@ -176,10 +177,10 @@ class Acknowledgements:
         await repeat(self.flush, name="acknowledgements", pause=every)
 
 
-MessageHandler = Callable[[dict[str, Any], Message], Awaitable[Any]]
+M = TypeVar("M", bound=Message)
 
 
-def consumer_job(job_name: str, handle: MessageHandler) -> Function:
+def consumer_job(job_name: str, handle: Callable[[dict[str, Any], M], Awaitable[Any]]) -> Function:
     """The job that takes ``job_name``'s messages: validate, ``handle(ctx, message)``, acknowledge.
 
     ``handle`` records the message's effects in the consumer's database and is idempotent (a message
@@ -197,7 +198,7 @@ def consumer_job(job_name: str, handle: MessageHandler) -> Function:
             if isinstance(message_id, str):
                 ctx["acks"].add(message_type.sender, message_id)
             return None
-        result = await handle(ctx, message)
+        result = await handle(ctx, cast(M, message))
         ctx["acks"].add(message_type.sender, str(message.message_id))
         return result
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, cast, get_args
 
 import msgspec
+from annotated_types import GroupedMetadata
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
@@ -69,7 +71,18 @@ def _check_string(value: object, max_length: int) -> str:
     return value
 
 
-def text(max_length: int, **schema: Any) -> Any:
+class Rules(GroupedMetadata):
+    """A field's validator and the JSON Schema that states its rules, as one piece of ``Annotated``
+    metadata (pydantic flattens it): ``Annotated[str, text(200)]``."""
+
+    def __init__(self, check: Callable[[Any], Any], json_schema: dict[str, Any]) -> None:
+        self.check, self.json_schema = check, json_schema
+
+    def __iter__(self) -> Iterator[object]:
+        return iter((PlainValidator(self.check), WithJsonSchema(self.json_schema)))
+
+
+def text(max_length: int, **schema: Any) -> Rules:
     """Text stored in NFC with whitespace folded; blank is refused. At most ``max_length`` characters
     as sent, and as stored (NFC can lengthen a few rare characters)."""
 
@@ -81,11 +94,10 @@ def text(max_length: int, **schema: Any) -> Any:
             raise _error("string_too_long", max_length=max_length)
         return cleaned
 
-    json_schema = {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": VISIBLE, **schema}
-    return Annotated[str, PlainValidator(check), WithJsonSchema(json_schema)]
+    return Rules(check, {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": VISIBLE, **schema})
 
 
-def optional_text(max_length: int, **schema: Any) -> Any:
+def optional_text(max_length: int, **schema: Any) -> Rules:
     """Like ``text``, but ``null`` and blank text both mean "none"."""
 
     def check(value: object) -> str | None:
@@ -96,11 +108,10 @@ def optional_text(max_length: int, **schema: Any) -> Any:
             raise _error("string_too_long", max_length=max_length)
         return cleaned or None
 
-    json_schema = {"anyOf": [{"type": "string", "maxLength": max_length}, {"type": "null"}], **schema}
-    return Annotated[str | None, PlainValidator(check), WithJsonSchema(json_schema)]
+    return Rules(check, {"anyOf": [{"type": "string", "maxLength": max_length}, {"type": "null"}], **schema})
 
 
-def _phone(*, mobile_only: bool):
+def _phone(*, mobile_only: bool) -> Callable[[object], str]:
     def check(value: object) -> str:
         return parse_phone(_check_string(value, 32), mobile_only=mobile_only)
 
@@ -177,7 +188,7 @@ AnyPhone = Annotated[
 ]
 
 
-def integer(minimum: int, maximum: int, **schema: Any) -> Any:
+def integer(minimum: int, maximum: int, **schema: Any) -> Rules:
     """A JSON integer: ``3`` and ``3.0`` are one, ``3.5``, ``"3"`` and ``true`` are not."""
 
     def check(value: object) -> int:
@@ -191,30 +202,22 @@ def integer(minimum: int, maximum: int, **schema: Any) -> Any:
             raise _error("less_than_equal", le=maximum)
         return value
 
-    return Annotated[
-        int,
-        PlainValidator(check),
-        WithJsonSchema({"type": "integer", "minimum": minimum, "maximum": maximum, **schema}),
-    ]
+    return Rules(check, {"type": "integer", "minimum": minimum, "maximum": maximum, **schema})
 
 
 _QUERY_INTEGER = re.compile(r"-?[0-9]+\Z")
 
 
-def query_integer(minimum: int, maximum: int, **schema: Any) -> Any:
+def query_integer(minimum: int, maximum: int, **schema: Any) -> Rules:
     """An integer in a query string, written as JSON writes it (``12``; not ``+12``, `` 12`` or ``1_2``)."""
-    bounded = get_args(integer(minimum, maximum))[1].func
+    bounded = integer(minimum, maximum).check
 
     def check(value: object) -> int:
         if isinstance(value, str) and _QUERY_INTEGER.match(value):
-            return bounded(int(value))
+            return int(bounded(int(value)))
         raise _error("int_parsing")
 
-    return Annotated[
-        int,
-        PlainValidator(check),
-        WithJsonSchema({"type": "integer", "minimum": minimum, "maximum": maximum, **schema}),
-    ]
+    return Rules(check, {"type": "integer", "minimum": minimum, "maximum": maximum, **schema})
 
 
 def _query_boolean(value: object) -> bool:
@@ -316,16 +319,17 @@ Uuid = Annotated[
 ]
 
 
-def or_empty(field_type: Any) -> Any:
-    """``field_type`` or empty text (kept as ""), for a PATCH field that "" clears."""
+def or_empty(field_type: Any) -> Rules:
+    """The rules of ``field_type`` (an ``Annotated`` text type of this module) or empty text (kept as
+    ""), for a PATCH field that "" clears: ``Annotated[str, or_empty(Email)]``."""
     _, *metadata = get_args(field_type)
-    validate = next(m.func for m in metadata if isinstance(m, PlainValidator))
+    validate = cast(Callable[[object], object], next(m.func for m in metadata if isinstance(m, PlainValidator)))
     schema = next(m.json_schema for m in metadata if isinstance(m, WithJsonSchema))
 
     def check(value: object) -> object:
         return "" if value == "" else validate(value)
 
-    return Annotated[str, PlainValidator(check), WithJsonSchema({"anyOf": [schema, {"const": ""}]})]
+    return Rules(check, {"anyOf": [schema, {"const": ""}]})
 
 
 VietnamTime = Annotated[datetime, PlainSerializer(lambda d: to_vietnam(d).isoformat(), return_type=str)]

@@ -12,11 +12,14 @@ import gc
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import Annotated, Any
 
+import asyncpg
 import redis.asyncio as aioredis
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.auth import KeyCache, RateLimiter, Role
@@ -33,6 +36,25 @@ from shared.queues import queue_name
 from shared.settings import CommonSettings
 
 Listener = tuple[str, Callable[[], None], Callable[[bool], None]]
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessions() as session:
+        yield session
+
+
+# A request's database session. It only opens and closes: each use case commits in its service
+# function before returning, so a failed commit can never follow a success response.
+Session = Annotated[AsyncSession, Depends(_session)]
+
+
+async def _pool(request: Request) -> asyncpg.Pool:  # async: a plain def would run in a thread
+    pool: asyncpg.Pool = request.app.state.pg
+    return pool
+
+
+# The app's asyncpg pool, for the hot paths that skip the ORM (a connection a statement).
+Pool = Annotated[asyncpg.Pool, Depends(_pool)]
 
 
 def create_service_app(
@@ -117,12 +139,12 @@ def create_service_app(
         )
     )
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = problem_document(app)
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's way to replace its document
 
     # Added innermost first: a request meets the security headers, RequestContext, metrics, the CORS
     # rules, the body limit, idempotency, then empty query values are dropped.
@@ -138,7 +160,7 @@ def create_service_app(
     app.add_middleware(RequestContext)
     # Outside Starlette's own error middleware, so that an unexpected 500 carries the headers too.
     build_stack = app.build_middleware_stack
-    app.build_middleware_stack = lambda: SecurityHeaders(build_stack())  # type: ignore[method-assign]
+    app.build_middleware_stack = lambda: SecurityHeaders(build_stack())  # type: ignore[method-assign]  # see above
     return app
 
 

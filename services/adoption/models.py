@@ -22,14 +22,17 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.contracts import ADOPTION
-from shared.db import make_base
+from shared.db import schema_metadata
 from shared.idempotency import idempotency_table
 from shared.outbox import Outbox, OutboxColumns
 
-Base = make_base("adoption")
+
+class Base(DeclarativeBase):
+    metadata = schema_metadata("adoption")
+
 
 AUDIENCES = ("staff", "citizen")
 EVENT_TYPES = ("installed", "activated", "uninstalled")

@@ -15,6 +15,7 @@ import json
 import random
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from services.adoption.aggregation import service as aggregation
 from services.adoption.events.service import ingest
@@ -36,12 +37,12 @@ DAYS = 28
 SELF_REPORTING = 5  # units without an event feed
 
 
-def _events_for(unit: DirectoryUnit, rng: random.Random, now: datetime) -> list[dict]:
+def _events_for(unit: DirectoryUnit, rng: random.Random, now: datetime) -> list[dict[str, Any]]:
     staff = unit.registry_headcount or rng.randint(15, 40)
     share = 1.0 if rng.random() < 0.3 else rng.uniform(0.45, 0.97)
     citizens = rng.randint(40, 400) if unit.kind in ("ward", "commune", "town") else rng.randint(0, 30)
     start = now - timedelta(days=DAYS)
-    events: list[dict] = []
+    events: list[dict[str, Any]] = []
 
     def add(audience: str, person: int, kind: str, at: datetime) -> None:
         events.append(

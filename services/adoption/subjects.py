@@ -50,7 +50,8 @@ _FIRST_8_BYTES_SIGNED = struct.Struct(">q").unpack_from
 
 @functools.lru_cache(maxsize=4096)
 def _unit_audience_key(unit_code: str, audience: str) -> int:
-    return _FIRST_8_BYTES_SIGNED(hashlib.sha256(f"{unit_code}|{audience}".encode()).digest())[0]
+    key: int = _FIRST_8_BYTES_SIGNED(hashlib.sha256(f"{unit_code}|{audience}".encode()).digest())[0]
+    return key
 
 
 def person_key(subject_hash: bytes, unit_code: str, audience: str) -> int:
@@ -58,4 +59,5 @@ def person_key(subject_hash: bytes, unit_code: str, audience: str) -> int:
     subject hash's first 8 bytes, XOR a key of (unit, audience): a keyed hash is already uniform, so
     no second hash of it is needed (a SHA-256 an event less). Migration a0003 computes the same in SQL.
     Two people could still share a key; the fold tells them apart by their full identity."""
-    return _FIRST_8_BYTES_SIGNED(subject_hash)[0] ^ _unit_audience_key(unit_code, audience)
+    first: int = _FIRST_8_BYTES_SIGNED(subject_hash)[0]
+    return first ^ _unit_audience_key(unit_code, audience)

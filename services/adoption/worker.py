@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from typing import Any
 
+import asyncpg
 import structlog
 
 from services.adoption.aggregation import service as aggregation
@@ -34,7 +35,7 @@ METRICS_PORT = 9101
 class Aggregator:
     """Folds pending batches whenever PostgreSQL says one arrived, and on a timer."""
 
-    def __init__(self, settings: AdoptionSettings, pg) -> None:
+    def __init__(self, settings: AdoptionSettings, pg: asyncpg.Pool) -> None:
         self.settings, self.pg = settings, pg
         self.wake = asyncio.Event()
 
@@ -82,7 +83,8 @@ async def unit_changed(ctx: dict[str, Any], message: UnitChanged) -> None:
 
 async def fold_batches(ctx: dict[str, Any]) -> int:
     """adoption.batches.fold: the safety net of the NOTIFY-driven folding (folds all that is pending)."""
-    return await ctx["aggregator"].fold()
+    aggregator: Aggregator = ctx["aggregator"]
+    return await aggregator.fold()
 
 
 async def weekly_notices(ctx: dict[str, Any]) -> int:

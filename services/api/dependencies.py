@@ -1,34 +1,19 @@
-"""Request-scoped dependencies: a database session that only opens and closes (services commit), the
-asyncpg pool, and the roles each endpoint admits."""
+"""Request-scoped dependencies of the registry: the database session and the asyncpg pool every
+service has (``shared.web``), and the roles each endpoint admits."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-import asyncpg
-from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Depends
 
 from shared.auth import Principal, Role, require
+from shared.web import Pool, Session
 
-
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessions() as session:
-        yield session
-
-
-Session = Annotated[AsyncSession, Depends(_session)]
-
-
-async def _pool(request: Request) -> asyncpg.Pool:  # async: a plain def would run in a thread
-    return request.app.state.pg
-
-
-# The bare asyncpg pool, for the registry's hot path (registrations; see registrations/repository.py).
-# A connection is taken for the statement only, not for the whole request: held from start to end,
-# 20 connections made 64 busy clients queue unevenly: p99 0.8 s in bench/registry.py, 0.13 s now.
-Pool = Annotated[asyncpg.Pool, Depends(_pool)]
+# The bare asyncpg pool is for the registry's hot path (registrations; see registrations/repository.py):
+# a connection is taken for the statement only, not for the whole request, so that busy clients do not
+# queue unevenly behind connections held from start to end (docs/performance.md).
+__all__ = ["Office", "Pool", "Reader", "Registrar", "Session", "Watcher"]
 
 Office = Annotated[Principal, Depends(require(Role.office))]
 Reader = Annotated[Principal, Depends(require(Role.office, Role.ops_centre, Role.ward_app))]

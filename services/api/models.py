@@ -22,14 +22,17 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.contracts import REGISTRY
-from shared.db import make_base
+from shared.db import schema_metadata
 from shared.idempotency import idempotency_table
 from shared.outbox import Outbox, OutboxColumns
 
-Base = make_base("registry")
+
+class Base(DeclarativeBase):
+    metadata = schema_metadata("registry")
+
 
 UNIT_KINDS = ("department", "agency", "ward", "commune", "town", "city", "province")
 FOCAL_POINT_STATUSES = ("active", "superseded", "withdrawn")

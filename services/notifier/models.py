@@ -20,13 +20,16 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.contracts import LANES
-from shared.db import make_base
+from shared.db import schema_metadata
 from shared.idempotency import idempotency_table
 
-Base = make_base("notify")
+
+class Base(DeclarativeBase):
+    metadata = schema_metadata("notify")
+
 
 STATUSES = ("created", "sending", "sent", "delivered", "temporary_failure", "permanent_failure", "held_for_cap")
 # Waiting for a send attempt (claimable once ``next_attempt_at`` comes); "sending" is claimable too once

@@ -10,17 +10,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import Column
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Column, Table
+from sqlalchemy.dialects.postgresql.base import PGDialect
 
 from services.notifier.models import UNDELIVERED, WAITING, Notification, SmsDailyCount
 
-N = Notification.__table__
-TABLE = f"{N.schema}.{N.name}"
-COUNTS = f"{SmsDailyCount.__table__.schema}.{SmsDailyCount.__table__.name}"
+N = cast(Table, Notification.__table__)
+TABLE = N.fullname
+COUNTS = cast(Table, SmsDailyCount.__table__).fullname
 
 # A new row as the worker inserts it (the status it starts in included), and a claimed row as the send
 # path reads it back.
@@ -38,8 +38,11 @@ def _names(columns: Sequence[Column[Any]]) -> str:
     return ", ".join(c.name for c in columns)
 
 
+_POSTGRESQL = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves dialect constructors unannotated
+
+
 def _array_type(column: Column[Any]) -> str:
-    return column.type.compile(dialect=postgresql.dialect()).split("(")[0].lower() + "[]"
+    return column.type.compile(dialect=_POSTGRESQL).split("(")[0].lower() + "[]"
 
 
 # New rows (those inserted as "sending" are claimed by this very statement: one attempt, now), and
@@ -132,7 +135,9 @@ async def create(pool: asyncpg.Pool, rows: Sequence[dict[str, Any]]) -> list[asy
     return await pool.fetch(CREATE, *([row[c.name] for row in rows] for c in INSERTED))
 
 
-async def claim(pool: asyncpg.Pool, notification_id: uuid.UUID, *, stuck_after: float, quiet: bool):
+async def claim(
+    pool: asyncpg.Pool, notification_id: uuid.UUID, *, stuck_after: float, quiet: bool
+) -> asyncpg.Record | None:
     return await pool.fetchrow(CLAIM, notification_id, stuck_after, quiet)
 
 
@@ -155,11 +160,13 @@ async def release(pool: asyncpg.Pool, notification_id: uuid.UUID, at: datetime) 
 
 
 async def defer_sms(pool: asyncpg.Pool, notification_id: uuid.UUID, until: datetime) -> int | None:
-    return await pool.fetchval(DEFER_SMS, notification_id, until)
+    attempts: int | None = await pool.fetchval(DEFER_SMS, notification_id, until)
+    return attempts
 
 
 async def take_sms_slot(pool: asyncpg.Pool, notification_id: uuid.UUID, recipient: str, day: date, cap: int) -> bool:
-    return await pool.fetchval(TAKE_SMS_SLOT, notification_id, recipient, day, cap)
+    taken: bool = await pool.fetchval(TAKE_SMS_SLOT, notification_id, recipient, day, cap)
+    return taken
 
 
 async def undelivered(pool: asyncpg.Pool, start: datetime, end: datetime) -> list[asyncpg.Record]:

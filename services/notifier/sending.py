@@ -33,6 +33,7 @@ log = structlog.get_logger("notifier.sending")
 SENDS = Counter("ioc_notifier_sends_total", "Send attempts by outcome", ["channel", "outcome"])
 
 Schedule = Callable[[uuid.UUID, datetime, int], Awaitable[None]]
+Claimed = asyncpg.Record  # a notification as ``repository.CLAIMED`` reads it
 # A send waits at most this long for its provider's rate limit; beyond, it is rescheduled.
 MAX_RATE_WAIT_SECONDS = 5.0
 
@@ -55,7 +56,7 @@ def quiet_until(settings: NotifierSettings, now: datetime) -> datetime | None:
 
 
 def backoff(settings: NotifierSettings, attempts: int, hint: float | None = None) -> float:
-    delay = min(settings.retry_max_seconds, settings.retry_base_seconds * 2 ** max(0, attempts - 1))
+    delay = min(settings.retry_max_seconds, settings.retry_base_seconds * 2.0 ** max(0, attempts - 1))
     delay *= random.uniform(0.9, 1.1)  # spread retries so that a recovered provider is not stampeded
     return max(delay, min(hint or 0.0, settings.retry_max_seconds))
 
@@ -138,7 +139,7 @@ class Sender:
             return None
         return await self._deliver(claimed)
 
-    async def _deliver(self, claimed) -> str | None:
+    async def _deliver(self, claimed: Claimed) -> str | None:
         """Hand a claimed row to its provider and record the outcome."""
         provider = self.providers[claimed["channel"]]
         cap = self.settings.sms_daily_cap
@@ -152,7 +153,8 @@ class Sender:
             )
         taken, wait = await self.limiter.reserve(provider.name, provider.per_second, MAX_RATE_WAIT_SECONDS, self.lane)
         if not taken:  # the provider is saturated for a while: hand the row back and come back later
-            return await self._release(claimed, utcnow() + timedelta(seconds=wait))
+            await self._release(claimed, utcnow() + timedelta(seconds=wait))
+            return None
         await asyncio.sleep(wait)
         outgoing = Outgoing(
             claimed["id"],
@@ -174,7 +176,7 @@ class Sender:
             return await self._retry_later(claimed, "timeout", provider.name, None)
         return await self._finish(claimed, "sent", provider=accepted.provider, provider_ref=accepted.provider_ref)
 
-    async def _claim(self, notification_id: uuid.UUID, *, quiet_for_sms: bool):
+    async def _claim(self, notification_id: uuid.UUID, *, quiet_for_sms: bool) -> Claimed | None:
         return await repository.claim(
             self.pg, notification_id, stuck_after=self.settings.stuck_after_seconds, quiet=quiet_for_sms
         )
@@ -185,13 +187,14 @@ class Sender:
             log.info("sms_deferred_for_quiet_hours", notification=str(notification_id), until=until.isoformat())
             await self.schedule(notification_id, until, deferred)
 
-    async def _release(self, claimed, at: datetime) -> None:
+    async def _release(self, claimed: Claimed, at: datetime) -> None:
         """Undo a claim (no attempt was made) and schedule the send for ``at``."""
         await repository.release(self.pg, claimed["id"], at)
         await self.schedule(claimed["id"], at, claimed["attempts"] - 1)
-        return None
 
-    async def _retry_later(self, claimed, reason: str, provider: str, hint: float | None, *, pin: bool = False) -> str:
+    async def _retry_later(
+        self, claimed: Claimed, reason: str, provider: str, hint: float | None, *, pin: bool = False
+    ) -> str:
         if claimed["attempts"] >= self.settings.max_attempts:
             return await self._finish(
                 claimed,
@@ -213,7 +216,7 @@ class Sender:
 
     async def _finish(
         self,
-        claimed,
+        claimed: Claimed,
         status: str,
         *,
         provider: str,

@@ -45,7 +45,8 @@ def lane_functions(lane: str) -> list[Any]:
 
     async def send_notification(ctx: dict[str, Any], notification_id: str) -> str | None:
         """notifier.notification.send: one (re)try of one notification."""
-        return await ctx["senders"][lane].send(uuid.UUID(notification_id))
+        sender: Sender = ctx["senders"][lane]
+        return await sender.send(uuid.UUID(notification_id))
 
     return [
         *(queues.consumer_job(name, handle) for name in JOB_MESSAGES if name.startswith(f"{NOTIFIER}.")),

@@ -9,23 +9,17 @@ come from the models.
 from __future__ import annotations
 
 import asyncpg
-from sqlalchemy import Column
 
 from services.adoption.models import Batch, Daily, Event, State, UnitStats
+from shared.db import Connection, column_names, table
 
-BATCHES, EVENTS, DAILY, UNIT_STATS, STATE = (
-    model.__table__.fullname for model in (Batch, Event, Daily, UnitStats, State)
-)
-B, D, S = Batch.__table__.c, Daily.__table__.c, UnitStats.__table__.c
-
-
-def _names(*columns: Column) -> str:
-    return ", ".join(column.name for column in columns)
+BATCHES, EVENTS, DAILY, UNIT_STATS, STATE = (table(m).fullname for m in (Batch, Event, Daily, UnitStats, State))
+B, D, S = table(Batch).c, table(Daily).c, table(UnitStats).c
 
 
 LOCK = "SELECT pg_advisory_xact_lock(hashtext('adoption.aggregate'))"
 # The batches not folded yet, oldest first, with their sizes (a handful: the worker keeps up).
-PENDING = f"SELECT {_names(B.id, B.events)} FROM {BATCHES} WHERE aggregated_at IS NULL ORDER BY id"  # noqa: S608 (names from the model)
+PENDING = f"SELECT {column_names((B.id, B.events))} FROM {BATCHES} WHERE aggregated_at IS NULL ORDER BY id"  # noqa: S608 (names from the model)
 
 # $1: the batches folded now. The other batches not folded yet count in no timeline; they are read in
 # this statement, so that a batch committed after PENDING was read is left out too. A person's
@@ -120,7 +114,7 @@ WITH pending AS (
     SELECT unit_code, audience, day, sum(delta)::int AS delta
     FROM changes GROUP BY unit_code, audience, day HAVING sum(delta) <> 0
 ), daily_written AS (
-    INSERT INTO {DAILY} AS d ({_names(D.unit_code, D.audience, D.day, D.delta)})
+    INSERT INTO {DAILY} AS d ({column_names((D.unit_code, D.audience, D.day, D.delta))})
     SELECT unit_code, audience, day, delta FROM by_day
     ON CONFLICT (unit_code, audience, day) DO UPDATE SET delta = d.delta + EXCLUDED.delta
     RETURNING 1
@@ -131,7 +125,7 @@ WITH pending AS (
     FULL JOIN (SELECT unit_code, audience, max(occurred_at) AS last_event_at
                FROM new GROUP BY unit_code, audience) l USING (unit_code, audience)
 ), stats_written AS (
-    INSERT INTO {UNIT_STATS} AS s ({_names(S.unit_code, S.audience, S.adopted, S.last_event_at)})
+    INSERT INTO {UNIT_STATS} AS s ({column_names((S.unit_code, S.audience, S.adopted, S.last_event_at))})
     SELECT unit_code, audience, delta, last_event_at FROM by_unit
     ON CONFLICT (unit_code, audience) DO UPDATE
     SET adopted = s.adopted + EXCLUDED.adopted,
@@ -157,22 +151,25 @@ FOLD_SETTINGS = (
 BUMP_VERSION = f"UPDATE {STATE} SET version = version + 1, changed_at = now() WHERE id = 1"  # noqa: S608 (names from the model)
 
 
-async def lock(conn: asyncpg.Connection) -> None:
+async def lock(conn: Connection) -> None:
     """Serialise folding until the transaction ends (a second worker waits for the first)."""
     await conn.execute(LOCK)
 
 
-async def pending_batches(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+async def pending_batches(conn: Connection) -> list[asyncpg.Record]:
     """The batches not folded yet, oldest first: (id, events)."""
     return await conn.fetch(PENDING)
 
 
-async def fold(conn: asyncpg.Connection, batch_ids: list[int]) -> int:
+async def fold(conn: Connection, batch_ids: list[int]) -> int:
     """Fold ``batch_ids`` into the aggregates and mark them folded (inside the caller's transaction);
     returns how many were marked."""
     await conn.execute("; ".join(FOLD_SETTINGS))  # one round trip
-    return (await conn.fetchrow(FOLD, batch_ids))["batches"]
+    folded = await conn.fetchrow(FOLD, batch_ids)
+    assert folded is not None, "the fold's statement returns one row"
+    marked: int = folded["batches"]
+    return marked
 
 
-async def bump_version(conn: asyncpg.Connection) -> None:
+async def bump_version(conn: Connection) -> None:
     await conn.execute(BUMP_VERSION)

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import asyncpg
-
 from services.adoption.aggregation import repository
+from shared.db import Connection
 
 
 class Folded(NamedTuple):
@@ -32,7 +31,7 @@ class Folded(NamedTuple):
     left: int  # still pending (beyond ``max_events``), as far as this fold saw
 
 
-async def fold_pending(conn: asyncpg.Connection, *, max_events: int) -> Folded:
+async def fold_pending(conn: Connection, *, max_events: int) -> Folded:
     """Fold the oldest pending batches, about ``max_events`` events' worth (at least one batch), into the
     aggregates."""
     async with conn.transaction():
@@ -40,7 +39,8 @@ async def fold_pending(conn: asyncpg.Connection, *, max_events: int) -> Folded:
         pending = await repository.pending_batches(conn)
         if not pending:
             return Folded(0, 0)
-        now, total = [], 0
+        now: list[int] = []
+        total = 0
         for batch in pending:
             if now and total + batch["events"] > max_events:
                 break
@@ -51,7 +51,7 @@ async def fold_pending(conn: asyncpg.Connection, *, max_events: int) -> Folded:
     return Folded(folded, len(pending) - len(now))
 
 
-async def fold_all(conn: asyncpg.Connection, *, max_events: int) -> int:
+async def fold_all(conn: Connection, *, max_events: int) -> int:
     """Fold until nothing is pending; returns how many batches were folded."""
     total = 0
     while folded := (await fold_pending(conn, max_events=max_events)).batches:

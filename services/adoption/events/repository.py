@@ -8,33 +8,28 @@ inside the caller's transaction. Table names, and the columns a statement lists,
 
 from __future__ import annotations
 
-import asyncpg
 import orjson
-from sqlalchemy import Column
 
 from services.adoption.events.copy_stream import COLUMNS, EventRow, binary_copy, timestamp
 from services.adoption.models import Batch, Event
+from shared.db import Connection, column_names, table
 
-BATCHES, EVENTS = Batch.__table__.fullname, Event.__table__.fullname
-B, E = Batch.__table__.c, Event.__table__.c
-
-
-def _names(*columns: Column) -> str:
-    return ", ".join(column.name for column in columns)
+BATCHES, EVENTS = table(Batch), table(Event)
+B, E = BATCHES.c, EVENTS.c
 
 
 # The columns the INSERT below writes, in its SELECT's order.
 INSERTED = (E.event_id, E.batch_id, E.unit_code, E.person, E.subject_hash, E.audience, E.type, E.occurred_at)
 
-RECORD_BATCH = f"INSERT INTO {BATCHES} ({_names(B.events)}) VALUES ($1) RETURNING {_names(B.id)}"  # noqa: S608 (names from the model)
+RECORD_BATCH = f"INSERT INTO {BATCHES.fullname} ({B.events.name}) VALUES ($1) RETURNING {B.id.name}"  # noqa: S608
 
 # The events as one JSON parameter (``_as_json``): those whose event_id is known are skipped, and the
 # batch row counts the others (none: no batch row, and no trace of the request).
 INSERT_SKIPPING_KNOWN = f"""
 WITH batch AS (
-    SELECT nextval(pg_get_serial_sequence('{BATCHES}', '{B.id.name}')) AS id
+    SELECT nextval(pg_get_serial_sequence('{BATCHES.fullname}', '{B.id.name}')) AS id
 ), inserted AS (
-    INSERT INTO {EVENTS} ({_names(*INSERTED)})
+    INSERT INTO {EVENTS.fullname} ({column_names(INSERTED)})
     SELECT e.event_id, batch.id, e.unit_code, e.person, decode(e.subject_hash, 'hex'), e.audience, e.type,
            e.occurred_at
     FROM batch, json_to_recordset($1::json) AS e(event_id text, unit_code text, person bigint,
@@ -43,7 +38,7 @@ WITH batch AS (
     ON CONFLICT (event_id) DO NOTHING
     RETURNING batch_id
 ), recorded AS (
-    INSERT INTO {BATCHES} ({_names(B.id, B.events)})
+    INSERT INTO {BATCHES.fullname} ({column_names((B.id, B.events))})
     SELECT batch_id, count(*) FROM inserted GROUP BY batch_id
     RETURNING events
 )
@@ -51,18 +46,24 @@ SELECT coalesce((SELECT events FROM recorded), 0)
 """  # noqa: S608 (names from the models)
 
 
-async def copy_events(conn: asyncpg.Connection, rows: list[EventRow]) -> None:
+async def copy_events(conn: Connection, rows: list[EventRow]) -> None:
     """A batch row, then ``rows`` under it by binary COPY; a known event_id raises
     ``asyncpg.UniqueViolationError``."""
     batch_id = await conn.fetchval(RECORD_BATCH, len(rows))
     stream = memoryview(binary_copy(rows, batch_id))  # a buffer: asyncpg would read bytes as a file's path
-    table = Event.__table__
-    await conn.copy_to_table(table.name, schema_name=table.schema, columns=COLUMNS, source=stream, format="binary")
+    await conn.copy_to_table(
+        EVENTS.name,
+        schema_name=EVENTS.schema,
+        columns=COLUMNS,
+        source=stream,  # type: ignore[arg-type]  # asyncpg reads any buffer; its stubs name files only
+        format="binary",
+    )
 
 
-async def insert_skipping_known(conn: asyncpg.Connection, rows: list[EventRow]) -> int:
+async def insert_skipping_known(conn: Connection, rows: list[EventRow]) -> int:
     """Store the events of ``rows`` whose event_id is new, in a batch of their own; returns how many."""
-    return await conn.fetchval(INSERT_SKIPPING_KNOWN, _as_json(rows))
+    stored: int = await conn.fetchval(INSERT_SKIPPING_KNOWN, _as_json(rows))
+    return stored
 
 
 def _as_json(rows: list[EventRow]) -> str:

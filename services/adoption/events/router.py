@@ -64,6 +64,7 @@ def document_request_body(app: FastAPI, *, max_events: int) -> None:
             schemas.update(batch.pop("$defs", {}))
             batch["properties"]["events"]["maxItems"] = max_events
             schemas["EventBatchIn"] = batch
+        assert app.openapi_schema is not None, "document() keeps what it makes"
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's way to extend its document

@@ -51,11 +51,11 @@ def collect_garbage_less_often() -> None:
 
 def parse(body: bytes) -> tuple[int, dict[int, ValidEvent], dict[int, list[FieldError]]]:
     """(number of events, valid events by index, errors by index), from the request's JSON text."""
-    if (events := decode_valid_batch(body)) is not None:  # the rule, every event valid: msgspec's decoding
-        return len(events), dict(enumerate(events)), {}
+    if (valid := decode_valid_batch(body)) is not None:  # the rule, every event valid: msgspec's decoding
+        return len(valid), dict(enumerate(valid)), {}
     try:  # pydantic's reading names every error (and is the reference, should the two ever differ)
-        events = CHECKED_BATCH.validate_json(body)["events"]
-        return len(events), {i: ValidEvent(**e) for i, e in enumerate(events)}, {}
+        checked = CHECKED_BATCH.validate_json(body)["events"]
+        return len(checked), {i: ValidEvent(**e) for i, e in enumerate(checked)}, {}
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
     # Some events (or the envelope) are wrong: find which, then take the others on their own.
@@ -67,10 +67,10 @@ def parse(body: bytes) -> tuple[int, dict[int, ValidEvent], dict[int, list[Field
         problems.setdefault(int(index), []).extend(field_errors_from_pydantic([{**error, "loc": rest}]))
     raw = json.loads(body)["events"]
     valid_indices = [i for i in range(len(raw)) if i not in problems]
-    events = []
+    checked = []
     if valid_indices:  # validated again from JSON text, so that the strict rules stay the JSON ones
-        events = CHECKED_BATCH.validate_json(json.dumps({"events": [raw[i] for i in valid_indices]}))["events"]
-    return len(raw), {i: ValidEvent(**e) for i, e in zip(valid_indices, events, strict=True)}, problems
+        checked = CHECKED_BATCH.validate_json(json.dumps({"events": [raw[i] for i in valid_indices]}))["events"]
+    return len(raw), {i: ValidEvent(**e) for i, e in zip(valid_indices, checked, strict=True)}, problems
 
 
 async def ingest(

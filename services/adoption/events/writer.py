@@ -24,6 +24,7 @@ import asyncpg
 
 from services.adoption.events import repository
 from services.adoption.events.copy_stream import EventRow
+from shared.db import Connection
 
 
 class EventWriter:
@@ -71,7 +72,7 @@ class EventWriter:
             self._active -= 1
 
 
-async def _store_group(conn: asyncpg.Connection, group: list[tuple[list[EventRow], asyncio.Future[int]]]) -> None:
+async def _store_group(conn: Connection, group: list[tuple[list[EventRow], asyncio.Future[int]]]) -> None:
     """Store the group's requests in one transaction, else one by one; settles each request's future."""
     if len(group) > 1:
         try:
@@ -97,7 +98,7 @@ async def _store_group(conn: asyncpg.Connection, group: list[tuple[list[EventRow
                 future.set_result(stored)
 
 
-async def _store_request(conn: asyncpg.Connection, rows: list[EventRow]) -> int:
+async def _store_request(conn: Connection, rows: list[EventRow]) -> int:
     """Store one request's events in a transaction of their own; returns how many were new."""
     try:
         async with conn.transaction():

@@ -11,10 +11,11 @@ from datetime import date
 import asyncpg
 
 from services.adoption.models import ABOVE_THE_CITY, Daily, DirectoryUnit, Headcount, Report, State, UnitStats
+from shared.db import table
 
-UNITS, HEADCOUNTS, REPORTS = DirectoryUnit.__table__.fullname, Headcount.__table__.fullname, Report.__table__.fullname
-UNIT_STATS, DAILY = UnitStats.__table__.fullname, Daily.__table__.fullname
-ST = State.__table__
+UNITS, HEADCOUNTS, REPORTS = table(DirectoryUnit).fullname, table(Headcount).fullname, table(Report).fullname
+UNIT_STATS, DAILY = table(UnitStats).fullname, table(Daily).fullname
+ST = table(State)
 
 # The units the city's figures count: those still active, the city and the province themselves aside.
 CITY_UNITS = f"SELECT code FROM {UNITS} WHERE active AND kind NOT IN {ABOVE_THE_CITY}"  # noqa: S608 (names from the model)
@@ -76,4 +77,6 @@ async def daily_deltas(
 
 async def state(db: asyncpg.Pool | asyncpg.Connection) -> asyncpg.Record:
     """(version, changed_at) of the figures."""
-    return await db.fetchrow(STATE)
+    row = await db.fetchrow(STATE)
+    assert row is not None, "the state's one row exists from the first migration on"
+    return row

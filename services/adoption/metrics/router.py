@@ -4,7 +4,8 @@ without computing anything."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -36,7 +37,7 @@ IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match", description="t
 async def _cached(
     request: Request,
     scope: tuple[object, ...],
-    compute: Callable[[int, object], Awaitable[BaseModel | list]],
+    compute: Callable[[int, datetime], Awaitable[BaseModel | Sequence[BaseModel]]],
 ) -> Response:
     app = request.app
     cache: MetricsCache = app.state.metrics_cache
@@ -49,11 +50,10 @@ async def _cached(
     if body is None:
         result = await compute(state["version"], state["changed_at"])
         body = (
-            result.model_dump_json(by_alias=True)
+            result.model_dump_json(by_alias=True).encode()
             if isinstance(result, BaseModel)
             else b"[" + b",".join(r.model_dump_json().encode() for r in result) + b"]"
         )
-        body = body.encode() if isinstance(body, str) else body
         cache.put(etag, body)
     return Response(body, media_type="application/json", headers=headers)
 
@@ -63,7 +63,7 @@ async def summary(request: Request, principal: Watcher, if_none_match: IfNoneMat
     """The whole city: staff and citizens adopted, rate, units at target and lagging."""
     target = request.app.state.settings.target_staff_rate
 
-    async def compute(_: int, changed_at: object) -> Summary:
+    async def compute(_: int, changed_at: datetime) -> Summary:
         rows = await service.unit_rows(request.app.state.pg, target=target)
         return service.summary_of(rows, target=target, as_of=changed_at)
 
@@ -95,7 +95,7 @@ async def units(
     request: Request,
     principal: Reader,
     if_none_match: IfNoneMatch = None,
-    sort: Literal[service.SORT_KEYS] = "staff_rate",  # type: ignore[valid-type]
+    sort: Literal[service.SORT_KEYS] = "staff_rate",  # type: ignore[valid-type]  # one tuple, the service's
     order: Literal["asc", "desc"] = "asc",
     kind: Literal["department", "agency", "ward", "commune", "town"] | None = None,
 ) -> Response:
@@ -103,14 +103,14 @@ async def units(
     target = request.app.state.settings.target_staff_rate
     own = principal.unit_code if principal.role is Role.ward_app else None
 
-    async def compute(_: int, __: object) -> list[UnitRow]:
+    async def compute(_: int, __: datetime) -> list[UnitRow]:
         rows = await service.unit_rows(request.app.state.pg, target=target, kind=kind)
         if own is not None:
             rows = [r for r in rows if r.unit_code == own]
         return service.sort_rows(rows, sort, order == "desc")
 
     # change_7d counts from today: the date is part of the answer.
-    return await _cached(request, (own, service.vietnam_today()), compute)
+    return await _cached(request, (own, service.today()), compute)
 
 
 @router.get(
@@ -140,7 +140,7 @@ async def timeseries(
     if code is not None:
         await service.ensure_unit_known(app.state.pg, app.state.unit_codes, code)
 
-    async def compute(_: int, __: object) -> Timeseries:
+    async def compute(_: int, __: datetime) -> Timeseries:
         return await service.timeseries(app.state.pg, unit_code=code, start=start, end=end, interval=interval)
 
     # Today's date is part of the answer when the range is defaulted.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -74,7 +74,12 @@ def sort_rows(rows: list[UnitRow], key: str, descending: bool) -> list[UnitRow]:
     return present + [r for r in by_code if getattr(r, key) is None]
 
 
-def summary_of(rows: list[UnitRow], *, target: float, as_of) -> Summary:
+def today() -> date:
+    """The Vietnam date the figures count to (``change_7d`` counts the week before it)."""
+    return vietnam_today()
+
+
+def summary_of(rows: list[UnitRow], *, target: float, as_of: datetime) -> Summary:
     with_total = [r for r in rows if r.staff_total]
     staff_total = sum(r.staff_total or 0 for r in with_total)
     staff_adopted = sum(r.staff_adopted for r in with_total)

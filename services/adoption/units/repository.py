@@ -16,8 +16,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.adoption.models import ABOVE_THE_CITY, DirectoryUnit, Headcount, Report, State
+from shared.db import table
 
-U = DirectoryUnit.__table__
+U = table(DirectoryUnit)
 UNIT_CODES = f"SELECT {U.c.code.name}, {U.c.active.name} FROM {U.fullname}"  # noqa: S608 (names from the model)
 
 
@@ -58,25 +59,25 @@ async def upsert_unit(session: AsyncSession, values: dict[str, Any]) -> None:
 
 async def upsert_headcount(session: AsyncSession, *, unit_code: str, as_of: date, staff: int) -> Headcount:
     """The unit's headcount as of ``as_of``, replacing one given for that date."""
-    statement = pg_insert(Headcount).values(unit_code=unit_code, as_of=as_of, staff=staff)
-    statement = statement.on_conflict_do_update(
+    insert = pg_insert(Headcount).values(unit_code=unit_code, as_of=as_of, staff=staff)
+    upsert = insert.on_conflict_do_update(
         index_elements=[Headcount.unit_code, Headcount.as_of],
-        set_={"staff": statement.excluded.staff, "recorded_at": func.now()},
+        set_={"staff": insert.excluded.staff, "recorded_at": func.now()},
     ).returning(Headcount)
-    return (await session.execute(statement)).scalar_one()
+    return (await session.scalars(upsert)).one()
 
 
 async def upsert_report(session: AsyncSession, values: dict[str, Any]) -> Report:
     """The unit's own report as of ``values["as_of"]``, replacing one given for that date."""
-    statement = pg_insert(Report).values(**values)
-    statement = statement.on_conflict_do_update(
+    insert = pg_insert(Report).values(**values)
+    upsert = insert.on_conflict_do_update(
         index_elements=[Report.unit_code, Report.as_of],
         set_={
-            **{k: statement.excluded[k] for k in ("staff_total", "staff_installed", "citizens_guided")},
+            **{k: insert.excluded[k] for k in ("staff_total", "staff_installed", "citizens_guided")},
             "recorded_at": func.now(),
         },
     ).returning(Report)
-    return (await session.execute(statement)).scalar_one()
+    return (await session.scalars(upsert)).one()
 
 
 async def bump_version(session: AsyncSession) -> None:

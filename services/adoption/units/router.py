@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Depends, Path
 
 from services.adoption.units import service
 from services.adoption.units.schemas import HeadcountIn, HeadcountOut, ReportIn, ReportOut
 from shared.auth import Principal, Role, ensure_unit_scope, require
 from shared.openapi import link, problem_responses
 from shared.schemas import UnitCode
+from shared.web import Session
 
 router = APIRouter(prefix="/v1/adoption", tags=["adoption units"])
 UNIT_LINKS = {
@@ -21,14 +21,6 @@ UNIT_LINKS = {
     "Timeseries": link("get", "/v1/adoption/timeseries", "Its curve", unit_code="$response.body#/unit_code"),
 }
 Reporter = Annotated[Principal, Depends(require(Role.office, Role.ward_app))]
-
-
-async def _session(request: Request):
-    async with request.app.state.sessions() as session:
-        yield session
-
-
-Session = Annotated[AsyncSession, Depends(_session)]
 
 
 @router.put(

@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 from shared.schemas import CalendarDate, RequestModel, ResponseModel, UnitCode, VietnamTime, integer
 from shared.timeutil import vietnam_today
 
-Count = integer(0, 1_000_000)
+Count = Annotated[int, integer(0, 1_000_000)]
 
 
 def _not_in_future(day: date) -> date:

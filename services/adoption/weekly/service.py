@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+import asyncpg
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,7 +32,7 @@ def week_of(moment: datetime) -> tuple[str, datetime]:
 
 async def send_weekly(
     sessions: async_sessionmaker[AsyncSession],
-    pg,
+    pg: asyncpg.Pool,
     settings: AdoptionSettings,
     *,
     now: datetime | None = None,

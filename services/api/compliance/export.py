@@ -12,6 +12,7 @@ import io
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from services.api.compliance.schemas import Compliance
 from shared.phones import national_format
@@ -91,6 +92,7 @@ def to_csv(report: Compliance) -> bytes:
 def to_xlsx(report: Compliance) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
+    assert isinstance(sheet, Worksheet), "a new workbook has one worksheet"
     sheet.title = "Danh sách đơn vị"
     sheet.append(HEADERS)
     for cell in sheet[1]:

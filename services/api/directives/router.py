@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -16,7 +16,7 @@ from shared.schemas import Uuid, query_integer
 router = APIRouter(prefix="/v1/directives", tags=["directives"])
 
 
-def directive_links(pointer: str) -> dict[str, dict]:
+def directive_links(pointer: str) -> dict[str, dict[str, Any]]:
     """What to do with the directive whose id is at ``pointer`` in the response."""
     found = f"$response.body#{pointer}"
     return {
@@ -58,7 +58,7 @@ async def create_directive(session: Session, principal: Office, body: DirectiveC
 async def list_directives(
     session: Session,
     principal: Reader,
-    year: Annotated[query_integer(1900, 2199) | None, Query(description="issue year")] = None,
+    year: Annotated[Annotated[int, query_integer(1900, 2199)] | None, Query(description="issue year")] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[DirectiveOut]:

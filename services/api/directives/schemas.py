@@ -12,8 +12,8 @@ from shared.schemas import CalendarDate, Instant, RequestModel, ResponseModel, U
 
 
 class DirectiveCreate(RequestModel):
-    number: text(64, examples=["984/UBND"])
-    title: text(500, examples=["Chuẩn bị vận hành chính thức Trung tâm điều hành thành phố thông minh"])
+    number: Annotated[str, text(64, examples=["984/UBND"])]
+    title: Annotated[str, text(500, examples=["Chuẩn bị vận hành chính thức Trung tâm điều hành thành phố thông minh"])]
     issued_on: CalendarDate = Field(description="Vietnam calendar date")
     deadline: Instant = Field(
         description="exclusive: a registration must arrive before this instant; after the start of `issued_on`"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -12,12 +13,12 @@ from shared.schemas import RequestModel, ResponseModel, UnitCode, VietnamTime, i
 
 
 class KeyCreate(RequestModel):
-    name: text(200, examples=["Ứng dụng phường Hà Phong"])
+    name: Annotated[str, text(200, examples=["Ứng dụng phường Hà Phong"])]
     role: Role
     unit_code: UnitCode | None = Field(
         None, validate_default=True, description="required for ward_app (an active unit), refused otherwise"
     )
-    rate_limit_per_minute: integer(1, 1_000_000) | None = Field(
+    rate_limit_per_minute: Annotated[int, integer(1, 1_000_000)] | None = Field(
         None, description="requests a minute; the role's default when absent"
     )
 

@@ -40,4 +40,6 @@ async def register(
         "new_id": str(uuid.uuid4()),
         "outbox": outbox,
     }
-    return await db.fetchrow(REGISTER, orjson.dumps(request).decode(), orjson.dumps(nomination).decode())
+    row = await db.fetchrow(REGISTER, orjson.dumps(request).decode(), orjson.dumps(nomination).decode())
+    assert row is not None, "the function always returns a row"
+    return row

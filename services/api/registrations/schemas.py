@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -23,15 +23,15 @@ from shared.schemas import (
 class RegistrationCreate(RequestModel):
     directive_id: Uuid
     unit_code: UnitCode
-    full_name: text(200, examples=["Nguyễn Văn An"])
-    position: optional_text(200, examples=["Chuyên viên"]) = None
+    full_name: Annotated[str, text(200, examples=["Nguyễn Văn An"])]
+    position: Annotated[str | None, optional_text(200, examples=["Chuyên viên"])] = None
     phone: MobilePhone
     email: Email
-    note: optional_text(2000, examples=["Kỹ sư công nghệ thông tin"]) = None
+    note: Annotated[str | None, optional_text(2000, examples=["Kỹ sư công nghệ thông tin"])] = None
 
 
 class Withdrawal(RequestModel):
-    reason: text(1000, examples=["Chuyển công tác"])
+    reason: Annotated[str, text(1000, examples=["Chuyển công tác"])]
 
 
 class RegistrationOut(ResponseModel):

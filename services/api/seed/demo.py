@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.api.directives import service as directives
 from services.api.directives.schemas import DirectiveCreate
@@ -31,6 +31,7 @@ from services.api.units.importer import import_units
 from services.api.units.schemas import UnitPatch
 from shared.auth import Principal, Role
 from shared.db import raw_connection
+from shared.problems import describe
 from shared.text import fold_for_search
 from shared.timeutil import VIETNAM, vietnam_midnight, vietnam_today
 
@@ -91,7 +92,8 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession], *, today: date |
         report_a = await import_units(session, HERE / "departments.csv", by="demo seed")
         report_b = await import_units(session, HERE / "halong-units-2020.csv", by="demo seed")
         if report_a.errors or report_b.errors:
-            raise RuntimeError("demo units did not import: " + "; ".join(report_a.errors + report_b.errors))
+            problems = [f"line {e.line} ({e.code}): {describe(e.error)}" for e in report_a.errors + report_b.errors]
+            raise RuntimeError("demo units did not import: " + "; ".join(problems))
         await _ward_contacts(session, rng)
         halong = [u for u in await units.list_units(session, active=True) if u.kind not in ("city", "province")]
     codes = sorted(u.code for u in halong)
@@ -223,5 +225,7 @@ async def _register(
         phone=phone,
         email=f"{login[-1]}.{''.join(w[0] for w in login[:-1])}@halong.example",
     )
-    async with raw_connection(session.bind) as conn:
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine), "the seed's sessions are bound to an engine"
+    async with raw_connection(engine) as conn:
         await registrations.register(conn, body, principal=SEEDER, received_at=at, notify=False)

@@ -68,7 +68,7 @@ def _rows(path: Path) -> list[dict[str, str | None]]:
         for row in rows:
             headcount = row.get("staff_headcount")
             if headcount is not None and headcount.isdigit():
-                row["staff_headcount"] = int(headcount)  # type: ignore[assignment]
+                row["staff_headcount"] = int(headcount)
         return rows
     raise ValueError(
         f"{path.name}: expected GSO columns (ward_code, ward_name, ward_type) "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -22,8 +22,8 @@ from shared.schemas import (
 __all__ = ["UnitCode", "UnitCreate", "UnitKind", "UnitOut", "UnitPatch"]
 
 UnitKind = Literal["department", "agency", "ward", "commune", "town", "city", "province"]
-UnitName = text(200, examples=["Phường Hà Phong"])
-Headcount = integer(0, 1_000_000)
+UnitName = Annotated[str, text(200, examples=["Phường Hà Phong"])]
+Headcount = Annotated[int, integer(0, 1_000_000)]
 
 
 class UnitCreate(RequestModel):
@@ -44,9 +44,9 @@ class UnitPatch(RequestModel):
     name: UnitName | None = None
     kind: UnitKind | None = None
     # "" is what a form sends for an emptied field.
-    parent_code: or_empty(UnitCode) | None = None
-    email: or_empty(Email) | None = None
-    phone: or_empty(AnyPhone) | None = None
+    parent_code: Annotated[str, or_empty(UnitCode)] | None = None
+    email: Annotated[str, or_empty(Email)] | None = None
+    phone: Annotated[str, or_empty(AnyPhone)] | None = None
     staff_headcount: Headcount | None = None
     active: Boolean | None = None
 

@@ -18,7 +18,7 @@ from shared.problems import Conflict, FieldError, InvalidFields, NotFound
 from shared.text import fold_for_search
 from shared.timeutil import utcnow
 
-SEARCH_NAME_LENGTH = Unit.__table__.c.search_name.type.length
+SEARCH_NAME_LENGTH = Unit.search_name.type.length
 
 
 async def list_units(
@@ -113,7 +113,8 @@ async def update_unit(session: AsyncSession, code: str, patch: UnitPatch, *, by:
     unit = await get_unit(session, code)
     changes = patch.changes()
     if "parent_code" in changes:
-        await _check_parent(session, unit.code, changes["parent_code"])
+        parent = changes["parent_code"]
+        await _check_parent(session, unit.code, parent if isinstance(parent, str) else None)
     before = snapshot(unit)
     for field, value in changes.items():
         setattr(unit, field, value)

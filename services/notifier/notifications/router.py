@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Depends, Query
 
 from services.notifier.notifications import service
 from services.notifier.notifications.schemas import Channel, NotificationOut, Status
@@ -13,13 +12,9 @@ from shared.auth import Principal, Role, require
 from shared.openapi import link
 from shared.pagination import Cursor, Limit, Page
 from shared.schemas import UnitCode, Uuid
+from shared.web import Session
 
 router = APIRouter(tags=["notifications"])
-
-
-async def _session(request: Request):
-    async with request.app.state.sessions() as session:
-        yield session
 
 
 @router.get(
@@ -37,7 +32,7 @@ async def _session(request: Request):
     },
 )
 async def list_notifications(
-    session: Annotated[AsyncSession, Depends(_session)],
+    session: Session,
     principal: Annotated[Principal, Depends(require(Role.office))],
     status: Status | None = None,
     channel: Channel | None = None,

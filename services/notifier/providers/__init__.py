@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import httpx
+
+    from services.notifier.settings import NotifierSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +60,8 @@ class Provider(Protocol):
     async def close(self) -> None: ...
 
 
-def build_providers(settings, http_client) -> dict[str, Provider]:  # noqa: ANN001 (avoids an import cycle)
-    """The e-mail and SMS providers the configuration asks for."""
+def build_providers(settings: NotifierSettings, http_client: httpx.AsyncClient) -> dict[str, Provider]:
+    """The e-mail and SMS providers the configuration asks for (imported here: they import this module)."""
     from services.notifier.providers.sink import EmailSink, SmsSink
     from services.notifier.providers.sms_gateway import FailoverSms, GatewayProvider
     from services.notifier.providers.smtp import SmtpProvider

@@ -33,7 +33,7 @@ def build_email(message: Outgoing, mail_from: str) -> MIMEText:
     sender, address = _from_header(mail_from)
     email["From"] = sender
     email["To"] = formataddr((message.recipient_name or "", message.recipient), charset="utf-8")
-    email["Subject"] = Header(message.subject or "", "utf-8")
+    email["Subject"] = Header(message.subject or "", "utf-8")  # type: ignore[assignment]  # compat32 encodes it
     email["Date"] = format_datetime(utcnow())
     # The notification id in the Message-ID: a resend after a crash is recognisable as the same message.
     email["Message-ID"] = make_msgid(idstring=str(message.id), domain=address.rpartition("@")[2] or "ioc.local")

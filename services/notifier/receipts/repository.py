@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.models import FINAL, Notification, Receipt
@@ -37,7 +38,7 @@ async def settle(session: AsyncSession, notification_id: uuid.UUID, outcome: str
         .where(Notification.id == notification_id, Notification.status.not_in(FINAL))
         .values(**values)
     )
-    return bool(result.rowcount)
+    return bool(cast(CursorResult[Any], result).rowcount)
 
 
 def keep(session: AsyncSession, **fields: Any) -> None:

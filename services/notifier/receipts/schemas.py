@@ -7,7 +7,7 @@ from typing import Any
 from services.notifier.models import Receipt
 
 FORM = "application/x-www-form-urlencoded"
-STATUS_LENGTH = Receipt.__table__.c.status.type.length
+STATUS_LENGTH = Receipt.status.type.length
 GATEWAY_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$"  # "sms:" and the name fit Receipt.provider
 DOCUMENTED = ("RequestId", "SMSID", "SendStatus")
 
