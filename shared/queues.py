@@ -35,6 +35,7 @@ from pydantic import ValidationError
 from redis.asyncio import ConnectionPool
 
 from shared.contracts import ADOPTION, JOB_MESSAGES, LANES, NOTIFIER, REGISTRY, Message
+from shared.logs import configure_logging
 from shared.loops import Backoff, Tasks, repeat
 from shared.settings import CommonSettings
 
@@ -223,8 +224,9 @@ Hook = Callable[[dict[str, Any]], Awaitable[None]]
 class WorkerProcess:
     """A service's worker: its queues' arq workers, the resources they share (``ctx``), and its metrics.
 
-    ``startup(ctx)`` runs once before any job, with ``ctx["redis"]`` (a client) and ``ctx["settings"]``
-    in it; ``shutdown(ctx)`` once after the last job. Neither waits for Redis: jobs start when Redis
+    ``startup(ctx)`` runs once before any job, with ``ctx["redis"]`` (a client), ``ctx["settings"]`` and
+    ``ctx["tasks"]`` (where it starts the service's background loops) in it; the loops are stopped after
+    the last job, then ``shutdown(ctx)`` runs. Neither waits for Redis: jobs start when Redis
     answers, and whatever else the service runs (relays, folds) works meanwhile.
     """
 
@@ -261,8 +263,8 @@ class WorkerProcess:
                 log.warning("worker_metrics_unavailable", port=self.metrics_port, error=str(exc))
         redis = client(self.settings)
         acks = Acknowledgements(redis, self.settings)
-        self.ctx.update(redis=redis, acks=acks)
         background = Tasks()
+        self.ctx.update(redis=redis, acks=acks, tasks=background)
         try:
             if self.startup_hook:
                 await self.startup_hook(self.ctx)
@@ -382,11 +384,16 @@ class WorkerProcess:
             QUEUED.labels(consumer.queue).set(count)
 
 
-def run(build: Callable[[], WorkerProcess]) -> None:
-    """Run a worker process until SIGTERM/SIGINT, on uvloop (the loop uvicorn runs the HTTP apps on)."""
+S = TypeVar("S", bound=CommonSettings)
+
+
+def run(build: Callable[[S], WorkerProcess], settings: S) -> None:
+    """Run the worker process ``build(settings)`` until SIGTERM/SIGINT, logging as the settings say, on
+    uvloop (the loop uvicorn runs the HTTP apps on): a service worker's ``main``."""
+    configure_logging(settings.log_level, json_output=settings.log_json)
 
     async def main() -> None:
-        process = build()
+        process = build(settings)
         loop = asyncio.get_running_loop()
         stopping: list[asyncio.Task[None]] = []
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -22,8 +22,7 @@ from services.adoption.weekly import service as weekly
 from shared import queues
 from shared.contracts import ADOPTION, UnitChanged
 from shared.db import asyncpg_dsn, create_engine, create_pg_pool, session_factory
-from shared.logs import configure_logging
-from shared.loops import Tasks, repeat
+from shared.loops import repeat
 from shared.outbox import Relay
 from shared.pglisten import listen_forever
 
@@ -101,15 +100,12 @@ def build_worker(settings: AdoptionSettings | None = None, **options: Any) -> qu
         ctx["pg"] = await create_pg_pool(settings)
         ctx["aggregator"] = Aggregator(settings, ctx["pg"])
         ctx["relay"] = Relay(outbox, ctx["sessions"], ctx["redis"], settings)
-        ctx["tasks"] = Tasks()
         ctx["tasks"].start(ctx["aggregator"].listen(), name="fold-listener")
         ctx["tasks"].start(ctx["aggregator"].run(), name="fold")
         ctx["tasks"].start(ctx["relay"].run(), name="outbox-relay")
         log.info("adoption_worker_started", queue=queues.queue_name(settings, ADOPTION))
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        if "tasks" in ctx:
-            await ctx["tasks"].stop()
         if "pg" in ctx:
             await ctx["pg"].close()
         if "engine" in ctx:
@@ -136,9 +132,7 @@ def build_worker(settings: AdoptionSettings | None = None, **options: Any) -> qu
 
 
 def main() -> None:
-    settings = get_settings()
-    configure_logging(settings.log_level, json_output=settings.log_json)
-    queues.run(lambda: build_worker(settings))
+    queues.run(build_worker, get_settings())
 
 
 if __name__ == "__main__":

@@ -19,8 +19,6 @@ from shared import queues
 from shared.contracts import REGISTRY, FocalPointRegistered
 from shared.db import create_engine, session_factory
 from shared.idempotency import purge_idempotency_keys
-from shared.logs import configure_logging
-from shared.loops import Tasks
 from shared.outbox import Relay
 
 log = structlog.get_logger("registry.worker")
@@ -52,13 +50,10 @@ def build_worker(settings: RegistrySettings | None = None, **options: Any) -> qu
         ctx["engine"] = create_engine(settings, pool_size=4, max_overflow=2)
         ctx["sessions"] = session_factory(ctx["engine"])
         ctx["relay"] = relay(settings, ctx["sessions"], ctx["redis"])
-        ctx["tasks"] = Tasks()
         ctx["tasks"].start(ctx["relay"].run(), name="outbox-relay")
         log.info("registry_worker_started", queue=queues.queue_name(settings, REGISTRY))
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        if "tasks" in ctx:
-            await ctx["tasks"].stop()
         if "engine" in ctx:
             await ctx["engine"].dispose()
 
@@ -97,9 +92,7 @@ def build_worker(settings: RegistrySettings | None = None, **options: Any) -> qu
 
 
 def main() -> None:
-    settings = get_settings()
-    configure_logging(settings.log_level, json_output=settings.log_json)
-    queues.run(lambda: build_worker(settings))
+    queues.run(build_worker, get_settings())
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ from services.notifier.settings import NotifierSettings, get_settings
 from shared import queues
 from shared.contracts import BULK, JOB_MESSAGES, LANES, NORMAL, NOTIFIER, Message
 from shared.db import create_pg_pool
-from shared.logs import configure_logging
 
 log = structlog.get_logger("notifier.worker")
 SEND_JOB = "notifier.notification.send"
@@ -143,9 +142,7 @@ def build_worker(settings: NotifierSettings | None = None, **options: Any) -> qu
 
 
 def main() -> None:
-    settings = get_settings()
-    configure_logging(settings.log_level, json_output=settings.log_json)
-    queues.run(lambda: build_worker(settings))
+    queues.run(build_worker, get_settings())
 
 
 if __name__ == "__main__":
