@@ -27,7 +27,9 @@ async def _pool(request: Request) -> asyncpg.Pool:  # async: a plain def would r
 
 # The bare asyncpg pool, for the registry's hot path (registrations; see registrations/repository.py).
 # A connection is taken for the statement only, not for the whole request: held from start to end,
-# 20 connections made 64 busy clients queue unevenly: p99 0.8 s in bench/registry.py, 0.13 s now.
+# the pool's connections make busy clients queue for them unevenly (a waiter can be overtaken), and
+# under overload the slowest registrations wait far longer than the rest (docs/performance.md,
+# "Registry").
 Pool = Annotated[asyncpg.Pool, Depends(_pool)]
 
 Office = Annotated[Principal, Depends(require(Role.office))]
