@@ -24,7 +24,8 @@ One run, in this order (details of the event stream in ``bench/adoption_support.
    asyncpg's ``copy_records_to_table`` into a table with ``adoption.events``' columns, checks and
    unique key (primary key on ``event_id``), in a scratch schema of the same database, after a
    CHECKPOINT; three times, once just before step 3 and twice after it, and the median run is the
-   ceiling (one COPY lasts a few seconds, and such a short run moves by 10 % on this machine);
+   ceiling (one COPY lasts a few seconds, and such short runs vary from one to the next:
+   ``docs/performance.md``, "Adoption");
 5. ``GET /v1/adoption/units`` again at 1M events.
 
 The pollers: 16 connections in a closed loop on the same URL (the screens), 2 s of warm-up then 10 s
@@ -658,8 +659,8 @@ def main() -> int:
                 result["verify_small"] = await run.verify(small)
                 result["gets_small"] = await run.pollers(f"{args.small_events // 1000}k")
                 # The ceiling is measured three times, once before the ingest and twice after, and its
-                # median is the baseline: one COPY of a few seconds moved by 10 % from one run to the
-                # next on this machine (272k-329k rows/s in five in a row), and the machine drifts.
+                # median is the baseline: one COPY of a few seconds varies from one run to the next,
+                # and the machine drifts meanwhile (docs/performance.md, "Adoption").
                 log("ceiling: COPY of the same rows, before the ingest ...")
                 ceilings = [await run.ceiling(large)]
                 log(f"  {ceilings[-1]['rows']} rows in {ceilings[-1]['elapsed_seconds']} s")

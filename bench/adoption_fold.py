@@ -8,8 +8,8 @@ in a fresh database 18 batches at a time, and each time folded with ``fold_all``
 does under load: about 18,000 events a fold). Reported: the CPU time of the PostgreSQL backend during
 the folds, per event, overall and by stretch of the table's growth. There is no target: the figure
 to watch in the whole system is ``pg_worker`` in ``bench/adoption.py``, and this one moves the same
-way. Two runs of one code differed by 1 to 10 % (4.65 and 4.70 µs, 5.05 and 5.22, 5.35 and 5.92), where
-the whole benchmark's ratio moves by 10 %: compare versions over several runs each.
+way, with far less noise than the whole benchmark's ratio; two runs of one code still differ by a few
+per cent (``docs/performance.md``, "Adoption"): compare versions over several runs each, interleaved.
 
 Checks: every batch folded, the daily deltas summing to the units' figures, and the units' figures
 equal to the bench's own computation from the events (``expected_figures``). The database is
@@ -36,7 +36,9 @@ from services.adoption.subjects import SubjectHasher
 from services.api.migrations import upgrade as upgrade_api
 
 SUBJECT_KEY = b"bench-subject-key-not-a-secret"
-BATCHES_A_FOLD = 18  # 18,000 events: the worker folds at most every 0.2 s, ~90,000 events/s arrive
+# About what one fold takes in bench/adoption.py's ingest: the worker folds at most every 0.2 s
+# (IOC_AGGREGATE_INTERVAL_SECONDS), and a fold takes what arrived meanwhile.
+BATCHES_A_FOLD = 18
 
 
 def parse_args() -> argparse.Namespace:

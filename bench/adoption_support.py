@@ -651,9 +651,10 @@ def hot_spots(collapsed: Path, top: int = 15) -> dict[str, Any]:
 
 
 async def explain_hot_sql(dsn: str) -> tuple[dict[str, float], str]:
-    """EXPLAIN (ANALYZE, BUFFERS) of the ingest INSERT of the last batch's 1,000 events and of the fold
-    of the last 1, 5 and 50 batches (with the fold's own settings), on the loaded tables, each in a
-    transaction rolled back. Returns each one's execution time in ms, and the plans."""
+    """EXPLAIN (ANALYZE, BUFFERS) of the ingest's INSERT of the last batch's events (the path of a batch
+    holding known events; new events are COPYed) and of the fold of the last 1, 5 and 50 batches (with
+    the fold's own settings), on the loaded tables, each in a transaction rolled back. Returns each
+    one's execution time in milliseconds, and the plans."""
     from services.adoption.aggregation.repository import FOLD, FOLD_SETTINGS
     from services.adoption.events.repository import INSERT_SKIPPING_KNOWN
 

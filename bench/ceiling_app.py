@@ -63,7 +63,8 @@ def create_app() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # As many connections as the registry may hold (pool 10 + overflow 10).
+        # As many connections as the registry's asyncpg pool, which registrations use, may hold
+        # (IOC_DB_POOL_SIZE, 20 by default).
         app.state.pool = await asyncpg.create_pool(dsn, min_size=10, max_size=20)
         async with app.state.pool.acquire() as conn:
             await conn.execute(DDL)

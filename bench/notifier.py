@@ -1,8 +1,8 @@
 """Benchmark of the notifier: 10,000 notifications from enqueue to recorded ``sent``, against the ceiling
 of a plain aiosmtplib/httpx loop sending the same messages to the same local sinks.
 
-    uv run python -m bench.notifier                  # about 5 minutes on 2 cores (the notifier: ~3.5)
-    uv run python -m bench.notifier --messages 2000  # a quicker look
+    uv run python -m bench.notifier                  # a few minutes on 2 cores
+    uv run python -m bench.notifier --messages 2500  # a quicker look
 
 One run, in this order:
 

@@ -22,9 +22,10 @@ REGISTRY = "registry"
 NOTIFIER = "notifier"
 ADOPTION = "adoption"
 
-# The notifier's lanes, most urgent first: a backlog in one lane never delays the lanes before it
-# (GOV.UK Notify's priority queues). Confirmations and go-live notices, then what the Office set in
-# motion (directives issued, reminders), then digests and nudges.
+# The notifier's lanes, most urgent first (GOV.UK Notify's priority queues): a backlog in one lane
+# never queues ahead of another lane's jobs, and shares only the worker process's CPU with them.
+# Confirmations and go-live notices, then what the Office set in motion (directives issued,
+# reminders), then digests and nudges.
 PRIORITY = "priority"
 NORMAL = "normal"
 BULK = "bulk"

@@ -37,8 +37,9 @@ def schema_metadata(schema: str) -> MetaData:
 
 
 def server_settings(settings: CommonSettings) -> dict[str, str]:
-    """Session settings of every service connection. JIT off: our statements are short, and a
-    misestimated one (the adoption fold's) spent 50 ms compiling to save nothing."""
+    """Session settings of every service connection. JIT off: our statements are short, and on a
+    misestimated one (the adoption fold's) compiling costs more than it saves (``docs/performance.md``,
+    "Shared")."""
     return {"statement_timeout": str(settings.db_statement_timeout_ms), "application_name": "ioc", "jit": "off"}
 
 

@@ -2,7 +2,8 @@
 
 Same key + same request → the stored status and body are replayed (with ``Idempotent-Replayed:
 true``); same key + a different request → 422; same key while the first is still running → 409.
-Keys are scoped to the calling API key and kept for ``retention`` (at least 24 h).
+Keys are scoped to the calling API key and kept until :func:`purge_idempotency_keys` deletes them,
+which the registry's worker does after ``IOC_IDEMPOTENCY_RETENTION_HOURS``.
 
 The key row is claimed in its own short transaction before the handler runs. If the process dies
 between the handler's commit and the response being stored, the claim's lease runs out and a retry

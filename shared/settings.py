@@ -32,8 +32,8 @@ class CommonSettings(BaseSettings):
     db_statement_timeout_ms: int = 10_000
     redis_timeout_seconds: float = 1.0
     # How often an idle worker looks for due jobs. arq only starts new jobs when it looks, so this also
-    # caps a busy worker's rate (concurrency / poll interval): 0.5 s (arq's default) capped the
-    # notifier at 100 jobs a second.
+    # caps a busy worker's rate (concurrency / poll interval): arq's default (0.5 s) held the notifier
+    # well below what it can send (docs/performance.md, "Notifier").
     worker_poll_seconds: float = 0.05
     # Each worker process serves Prometheus metrics on this port (0: none; unset: the service's own
     # default, 9100 registry, 9101 adoption, 9102 notifier) and address.

@@ -10,9 +10,10 @@ from fastapi import Depends
 from shared.auth import Principal, Role, require
 from shared.web import Pool, Session
 
-# The bare asyncpg pool is for the registry's hot path (registrations; see registrations/repository.py):
-# a connection is taken for the statement only, not for the whole request, so that busy clients do not
-# queue unevenly behind connections held from start to end (docs/performance.md).
+# The bare asyncpg pool is for the registry's hot path (registrations; see registrations/repository.py).
+# A connection is taken for the statement only, not for the whole request: held from start to end, the
+# pool's connections make busy clients queue for them unevenly (a waiter can be overtaken), and under
+# overload the slowest registrations wait far longer than the rest (docs/performance.md, "Registry").
 __all__ = ["Office", "Pool", "Reader", "Registrar", "Session", "Watcher"]
 
 Office = Annotated[Principal, Depends(require(Role.office))]

@@ -1,7 +1,8 @@
 """Notices the registry decides on a schedule, because it owns the data they depend on:
 
 - reminders to each addressed unit still without a focal point, at configured offsets before the
-  deadline (one job per unit per reminder; the notifier dedupes on ``reminder:{directive}:{unit}:{label}``);
+  deadline (one job per unit per reminder; the notifier dedupes on
+  ``reminder:{directive}:{unit}:{label}:{channel}``);
 - after the deadline, one digest for the Office listing late and missing units with contacts;
 - at ``operation_starts_at``, a go-live notice to every active focal point.
 

@@ -1,8 +1,8 @@
 """The SQL of the notifier's send path, as prepared statements on asyncpg.
 
 Every notification costs a claim and a finish, and every message an insert; through the ORM these
-cost an order of magnitude more CPU (``docs/performance.md``). Each is one statement, so none needs a
-transaction of its own. Column lists and states come from the model (``models.py``).
+cost an order of magnitude more CPU (``docs/performance.md``, "Notifier"). Each is one statement, so
+none needs a transaction of its own. Column lists and states come from the model (``models.py``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@
   so two workers never send the same row at once; no database session is held while the provider runs.
 - Temporary failures are retried with exponential backoff, up to ``max_attempts``; permanent ones are
   not retried. A row stuck in ``sending`` (its worker died) is claimable again after ``stuck_after``.
-- SMS that are not urgent wait out the quiet hours (21:00–07:00 Vietnam time).
+- SMS wait out the quiet hours (``IOC_SMS_QUIET_START`` to ``IOC_SMS_QUIET_END``, Vietnam time).
+  The claim would let a row marked ``urgent`` through, but no plan marks one, and an SMS created in
+  quiet hours is inserted waiting.
 """
 
 from __future__ import annotations

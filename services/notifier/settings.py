@@ -50,7 +50,7 @@ class NotifierSettings(CommonSettings):
     # SMS to one number a Vietnam day (0: no cap). Beyond it an SMS is held (``held_for_cap``), not sent,
     # and the Office's daily digest lists it: a runaway client cannot run up the bill.
     sms_daily_cap: int = 10
-    sms_quiet_start: str = "21:00"  # Vietnam time; SMS that are not urgent wait until the end
+    sms_quiet_start: str = "21:00"  # Vietnam time; SMS wait until the end
     sms_quiet_end: str = "07:00"
     sms_per_second: float = 10.0  # for the sink
     # Delivery receipts: the gateway calls {public_url}/v1/sms/receipts/{gateway}?token=...

@@ -2,8 +2,9 @@
 
 Run with ``python -m services.notifier.worker``. Messages arrive in three lanes (``ioc:notifier:priority``,
 ``…:normal``, ``…:bulk``; see ``shared/contracts.py``), each taken by an arq worker of its own with
-its own database pool, HTTP client and SMTP connections, so a backlog of nudges never delays a
-confirmation. A message's job creates its notifications and sends them at once, then acknowledges
+its own database pool, HTTP client and SMTP connections, so a confirmation never waits behind a
+backlog of nudges (they share only the process's CPU). A message's job creates its notifications and
+sends them at once, then acknowledges
 the message to its sender; retries and quiet-hour deferrals are ``notifier.notification.send`` jobs in
 the notification's lane; a sweeper on the service's own queue (``ioc:notifier``) resends what a lost
 job or a killed worker left behind.

@@ -2,9 +2,9 @@
 (migration 0007) on the asyncpg connection directly, as a prepared statement.
 
 Locking the unit, reading its newest version, superseding it and inserting the new version with its
-outbox row take one round trip this way instead of five through the ORM (``docs/performance.md``).
-The request and the nomination travel as two JSON objects, by name; the new version comes back as a
-whole ``focal_points`` row.
+outbox row take one round trip this way instead of five through the ORM (``docs/performance.md``,
+"Registry"). The request and the nomination travel as two JSON objects, by name; the new version
+comes back as a whole ``focal_points`` row.
 """
 
 from __future__ import annotations

@@ -189,7 +189,7 @@ async def _directive(session: AsyncSession, data: DirectiveCreate) -> Directive 
 
 
 async def _registrations_984(session: AsyncSession, directive: Directive, codes: list[str], rng: random.Random) -> int:
-    """Most units nominated on 13–14/02/2020, a few after the deadline, five never did; one was replaced."""
+    """Most units nominated on 13–14/02/2020, four after the deadline, the rest never did; one was replaced."""
     shuffled = rng.sample(codes, len(codes))
     on_time, late = shuffled[:36], shuffled[36:40]
     issued = datetime(2020, 2, 13, 14, 0, tzinfo=VIETNAM)

@@ -27,7 +27,8 @@ def build_email(message: Outgoing, mail_from: str) -> MIMEText:
     """A plain-text UTF-8 e-mail with RFC 2047 headers.
 
     Built with the ``compat32`` API on purpose: ``EmailMessage`` re-folds Vietnamese headers on every
-    serialisation and cost about 10 ms an e-mail here, most of the notifier's CPU (see bench/).
+    serialisation, which made building e-mails most of the notifier's CPU (``docs/performance.md``,
+    "Notifier").
     """
     email = MIMEText(message.body, "plain", "utf-8")
     sender, address = _from_header(mail_from)

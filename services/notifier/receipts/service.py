@@ -3,7 +3,8 @@
 The report names the message by our ``RequestId`` (the notification id) and/or the gateway's
 ``SMSID``, and a ``SendStatus``: 5 means delivered to the handset; 4 (rejected) and 6 (cancelled)
 mean it never will be; other values are intermediate and change nothing. Every report is kept; late
-or duplicate reports never move a final state (``delivered``, ``permanent_failure``) backwards.
+or duplicate reports never move a final state (``models.FINAL``: ``delivered``, ``permanent_failure``,
+``held_for_cap``).
 """
 
 from __future__ import annotations

@@ -179,7 +179,8 @@ def upgrade() -> None:
         schema="auth",
     )
     # Wake the outbox relay as soon as a row commits (NOTIFY is delivered at commit, once per
-    # transaction), instead of making each request talk to Redis.
+    # transaction), instead of making each request talk to Redis. Migration 0005 drops the trigger:
+    # the relay polls instead.
     op.execute("""
         CREATE FUNCTION registry.notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN

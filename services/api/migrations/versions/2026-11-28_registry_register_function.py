@@ -3,8 +3,9 @@
 A registration locks the unit's row of the directive, reads the newest version, and either answers
 "unchanged" or supersedes the active version and inserts the new one with its outbox row. Done from
 the application this took five round trips, and on our hardware each costs more CPU than the rest of
-the request (see bench/). Inside a function every statement still takes a fresh snapshot (READ
-COMMITTED), so the read after the lock sees what a concurrent registrar committed while we waited.
+the request (``docs/performance.md``, "Registry"). Inside a function every statement still takes a
+fresh snapshot (READ COMMITTED), so the read after the lock sees what a concurrent registrar committed
+while we waited. Migration 0007 replaces this function with one that takes named values.
 
 The outbox row carries only the ids (``ref``); the relay composes the message when it relays.
 

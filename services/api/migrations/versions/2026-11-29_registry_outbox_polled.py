@@ -2,9 +2,9 @@
 
 PostgreSQL serialises every committing transaction that sent a NOTIFY behind one cluster-wide lock,
 held through the commit's WAL flush, so registrations committed one fsync at a time: under the
-benchmark's 64 clients, up to ten backends at once waited on ``Lock:object`` (pg_stat_activity); without
-the trigger none do. The relay now looks at the outbox every
-``IOC_OUTBOX_POLL_SECONDS`` (0.2 s): an indexed query that finds nothing most of the time.
+registry benchmark's load, backends queued on ``Lock:object`` (pg_stat_activity; how many:
+``docs/performance.md``, "Registry"); without the trigger none do. The relay now looks at the outbox
+every ``IOC_OUTBOX_POLL_SECONDS`` (0.2 s): an indexed query that finds nothing most of the time.
 
 Revision ID: 0005
 Revises: 0004
