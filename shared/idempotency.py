@@ -2,8 +2,8 @@
 
 Same key + same request → the stored status and body are replayed (with ``Idempotent-Replayed:
 true``); same key + a different request → 422; same key while the first is still running → 409.
-Keys are scoped to the calling API key and kept until :func:`purge_idempotency_keys` deletes them,
-which the registry's worker does after ``IOC_IDEMPOTENCY_RETENTION_HOURS``.
+Keys are scoped to the calling API key and kept ``IOC_IDEMPOTENCY_RETENTION_HOURS`` (48): each
+service's worker deletes older ones (:func:`purge_job`).
 
 The key row is claimed in its own short transaction before the handler runs. If the process dies
 between the handler's commit and the response being stored, the claim's lease runs out and a retry
@@ -18,7 +18,7 @@ import json
 import re
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from sqlalchemy import (
@@ -39,12 +39,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import KEY_PREFIX, resolve_principal
 from shared.db import is_database_unavailable
 from shared.problems import FieldError, send_problem
+from shared.queues import CronJob, cron
 
 log = structlog.get_logger("idempotency")
 
@@ -214,11 +216,17 @@ def _idempotency_key(headers: list[tuple[bytes, bytes]]) -> str | None:
     return ", ".join(lines) if lines else None  # optional whitespace around a line is not its value
 
 
-async def purge_idempotency_keys(engine: AsyncEngine, table: Table, retention: timedelta) -> int:
-    """Delete keys older than ``retention`` (run by the service's worker)."""
-    async with engine.begin() as conn:
-        result = await conn.execute(delete(table).where(table.c.created_at < func.now() - retention))
-    return result.rowcount or 0
+def purge_job(table: Table) -> CronJob:
+    """The worker's hourly job that deletes the service's keys older than
+    ``IOC_IDEMPOTENCY_RETENTION_HOURS``."""
+
+    async def purge(ctx: dict[str, Any]) -> int:
+        retention = timedelta(hours=ctx["settings"].idempotency_retention_hours)
+        async with ctx["sessions"]() as session, session.begin():
+            result = await session.execute(delete(table).where(table.c.created_at < func.now() - retention))
+        return cast(CursorResult[Any], result).rowcount or 0
+
+    return cron(purge, name=f"{table.schema}.idempotency.purge", minute=17, second=0, unique=True)
 
 
 def _fingerprint(scope: Scope, body: bytes) -> bytes:

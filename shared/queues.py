@@ -412,6 +412,7 @@ __all__ = [
     "REGISTRY",
     "ArqRedis",
     "Consumer",
+    "CronJob",
     "WorkerProcess",
     "client",
     "connect",

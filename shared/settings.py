@@ -49,6 +49,9 @@ class CommonSettings(BaseSettings):
     # Acknowledged rows are deleted after this many days (the audit trail is the domain's own tables).
     outbox_retention_days: int = 30
 
+    # Idempotency-Keys are kept this long (the contract promises at least 24 h), then deleted by the
+    # service's worker.
+    idempotency_retention_hours: int = 48
     # Requests a minute per key, by role, unless the key carries its own limit (each service counts its
     # own requests).
     rate_limit_office: int = 600

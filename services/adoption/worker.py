@@ -15,11 +15,11 @@ import asyncpg
 import structlog
 
 from services.adoption.aggregation import service as aggregation
-from services.adoption.models import outbox
+from services.adoption.models import idempotency_keys, outbox
 from services.adoption.settings import AdoptionSettings, get_settings
 from services.adoption.units.service import apply_unit_change
 from services.adoption.weekly import service as weekly
-from shared import queues
+from shared import idempotency, queues
 from shared.contracts import ADOPTION, UnitChanged
 from shared.db import asyncpg_dsn, create_engine, create_pg_pool, session_factory
 from shared.loops import repeat
@@ -118,6 +118,7 @@ def build_worker(settings: AdoptionSettings | None = None, **options: Any) -> qu
             queues.cron(fold_batches, name="adoption.batches.fold", second=45, unique=True, timeout=50),
             queues.cron(weekly_notices, name="adoption.weekly.notify", minute=5, second=0, unique=True, timeout=60),
             outbox.purge_job(),
+            idempotency.purge_job(idempotency_keys),
         ],
     )
     return queues.WorkerProcess(

@@ -13,8 +13,6 @@ class RegistrySettings(CommonSettings):
     registry_database_url: str | None = None  # when the registry gets a database of its own
     max_body_bytes: int = 1024 * 1024
 
-    idempotency_retention_hours: int = 48
-
     # Reminders to units still without a focal point: "3d" = 3 days before the deadline, "12h" =
     # 12 hours before, "08:00" = that time (Vietnam) on the last day before the deadline.
     reminder_offsets: list[str] = ["3d", "1d", "08:00"]

@@ -6,7 +6,6 @@ Run with ``python -m services.api.worker``.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -15,10 +14,9 @@ from services.api import notices
 from services.api.models import idempotency_keys, outbox
 from services.api.registrations.service import compose_registered
 from services.api.settings import RegistrySettings, get_settings
-from shared import queues
+from shared import idempotency, queues
 from shared.contracts import REGISTRY, FocalPointRegistered
 from shared.db import create_engine, session_factory
-from shared.idempotency import purge_idempotency_keys
 from shared.outbox import Relay
 
 log = structlog.get_logger("registry.worker")
@@ -28,14 +26,6 @@ METRICS_PORT = 9100
 async def schedule_notices(ctx: dict[str, Any]) -> int:
     """registry.notices.schedule: reminders, deadline digests and go-live notices that came due."""
     return await notices.run_schedule(ctx["sessions"], ctx["settings"])
-
-
-async def purge_idempotency(ctx: dict[str, Any]) -> int:
-    """registry.idempotency.purge: forget Idempotency-Keys past their retention."""
-    settings: RegistrySettings = ctx["settings"]
-    return await purge_idempotency_keys(
-        ctx["engine"], idempotency_keys, timedelta(hours=settings.idempotency_retention_hours)
-    )
 
 
 def relay(settings: RegistrySettings, sessions: Any, redis: queues.ArqRedis) -> Relay:
@@ -69,14 +59,7 @@ def build_worker(settings: RegistrySettings | None = None, **options: Any) -> qu
                 run_at_startup=True,
                 timeout=50,
             ),
-            queues.cron(
-                purge_idempotency,
-                name="registry.idempotency.purge",
-                minute=17,
-                second=0,
-                unique=True,
-                run_at_startup=False,
-            ),
+            idempotency.purge_job(idempotency_keys),
             outbox.purge_job(),
         ],
     )

@@ -20,14 +20,15 @@ import httpx
 import structlog
 
 from services.notifier.digest import send_daily_digest
+from services.notifier.models import idempotency_keys
 from services.notifier.planning import plan
 from services.notifier.providers import build_providers
 from services.notifier.ratelimit import ProviderRateLimiter
 from services.notifier.sending import MAX_RATE_WAIT_SECONDS, Sender
 from services.notifier.settings import NotifierSettings, get_settings
-from shared import queues
+from shared import idempotency, queues
 from shared.contracts import BULK, JOB_MESSAGES, LANES, NORMAL, NOTIFIER, Message
-from shared.db import create_pg_pool
+from shared.db import create_engine, create_pg_pool, session_factory
 
 log = structlog.get_logger("notifier.worker")
 SEND_JOB = "notifier.notification.send"
@@ -77,6 +78,8 @@ def build_worker(settings: NotifierSettings | None = None, **options: Any) -> qu
 
     async def startup(ctx: dict[str, Any]) -> None:
         redis = ctx["redis"]
+        ctx["engine"] = create_engine(settings, pool_size=2, max_overflow=0)  # the hourly purges
+        ctx["sessions"] = session_factory(ctx["engine"])
         limiter = ProviderRateLimiter(redis, queues.queue_name(settings, NOTIFIER))
         ctx["senders"], ctx["closing"] = {}, []
         for lane in LANES:
@@ -101,6 +104,8 @@ def build_worker(settings: NotifierSettings | None = None, **options: Any) -> qu
     async def shutdown(ctx: dict[str, Any]) -> None:
         for close in ctx.get("closing", []):
             await close()
+        if "engine" in ctx:
+            await ctx["engine"].dispose()
 
     consumers = [
         # The service's own queue: the sweeper, and jobs queued there before the lanes existed.
@@ -119,6 +124,7 @@ def build_worker(settings: NotifierSettings | None = None, **options: Any) -> qu
                 queues.cron(
                     daily_digest, name="notifier.digest.daily", minute=set(range(0, 60, 10)), second=5, unique=True
                 ),
+                idempotency.purge_job(idempotency_keys),
             ],
         ),
         *(

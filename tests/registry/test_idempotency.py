@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
-from services.api.models import FocalPoint
+from services.api.models import FocalPoint, idempotency_keys
+from shared import idempotency
 from tests.builders import auth, create_directive, create_key, create_unit, registration
 
 
@@ -118,3 +120,21 @@ async def test_an_abandoned_claim_can_be_taken_over(client, db, registry_app, wa
     retried = await client.post("/v1/registrations", json=registration(directive.id), headers=headers)
     assert retried.status_code == 200  # ran again: equal to the active focal point, nothing new
     assert await versions(db) == 1
+
+
+async def test_keys_older_than_the_retention_are_purged_by_the_worker(client, db, registry_settings):
+    key = await create_key(db)
+    for name in ("old", "recent"):
+        headers = auth(key, **{"Idempotency-Key": name})
+        body = {"code": f"HL-{name.upper()}", "name": f"Phòng {name}", "kind": "department"}
+        assert (await client.post("/v1/units", json=body, headers=headers)).status_code == 201
+    async with db() as session, session.begin():
+        await session.execute(
+            update(idempotency_keys)
+            .where(idempotency_keys.c.key == "old")
+            .values(created_at=func.now() - timedelta(hours=registry_settings.idempotency_retention_hours, minutes=1))
+        )
+    purge = idempotency.purge_job(idempotency_keys).coroutine
+    assert await purge({"settings": registry_settings, "sessions": db}) == 1
+    async with db() as session:
+        assert (await session.scalars(select(idempotency_keys.c.key))).all() == ["recent"]
