@@ -16,7 +16,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.api.models import Directive, DirectiveUnit, FocalPoint, Unit, outbox
-from services.api.refs import directive_ref, focal_point_ref, unit_ref
+from services.api.refs import directive_ref, focal_point_ref, from_row, unit_ref
 from services.api.registrations import repository
 from services.api.registrations.schemas import NOMINATION_FIELDS, RegistrationCreate, RegistrationOut
 from services.api.units.service import find_unit
@@ -64,11 +64,8 @@ async def register(
                 **names,
             )
     version = row["focal_point"]
-    registration = RegistrationOut(
-        **{field: version[field] for field in ("id", "directive_id", "version", "status", *NOMINATION_FIELDS)},
-        unit_code=data.unit_code,
-        submitted_at=version["submitted_at"],
-        on_time=version["submitted_at"] < row["deadline"],
+    registration = from_row(
+        RegistrationOut, version, unit_code=data.unit_code, on_time=version["submitted_at"] < row["deadline"]
     )
     return registration, row["outcome"] == "created"
 
@@ -171,19 +168,4 @@ async def history(session: AsyncSession, directive: Directive, unit_code: str) -
 
 
 def _out(fp: FocalPoint, unit: Unit, directive: Directive) -> RegistrationOut:
-    return RegistrationOut(
-        id=fp.id,
-        directive_id=fp.directive_id,
-        unit_code=unit.code,
-        version=fp.version,
-        status=fp.status,
-        full_name=fp.full_name,
-        position=fp.position,
-        phone=fp.phone,
-        email=fp.email,
-        note=fp.note,
-        submitted_at=fp.submitted_at,
-        on_time=fp.submitted_at < directive.deadline,
-        ended_at=fp.ended_at,
-        withdraw_reason=fp.withdraw_reason,
-    )
+    return from_row(RegistrationOut, fp, unit_code=unit.code, on_time=fp.submitted_at < directive.deadline)
