@@ -20,7 +20,7 @@ import json
 import signal
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -215,7 +215,6 @@ class Consumer:
     functions: Sequence[Function] = ()
     cron_jobs: Sequence[CronJob] = ()
     max_jobs: int = 20
-    health_check_key: str | None = field(default=None)
 
 
 Hook = Callable[[dict[str, Any]], Awaitable[None]]
@@ -290,11 +289,10 @@ class WorkerProcess:
     async def stop(self) -> None:
         """Stop taking jobs, let running ones finish (up to 10 s), then stop."""
         self._stopping.set()
-        for worker in list(self.workers):
-            await self._retire(worker)
+        await asyncio.gather(*(self._retire(worker) for worker in list(self.workers)))
 
     def _health_key(self, consumer: Consumer) -> str:
-        return consumer.health_check_key or f"{consumer.queue}:health-check"
+        return f"{consumer.queue}:health-check"
 
     def _worker(self, consumer: Consumer) -> Worker:
         return Worker(
