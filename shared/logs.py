@@ -30,8 +30,14 @@ def _mask_values(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+# The process's one processor chain, changed in place by every configuration. structlog caches a logger
+# on first use with the list it was made with (and its level and output): a later configuration's
+# processors (another app's in the same process, structlog.testing.capture_logs) reach it too.
+_PROCESSORS: list[Any] = []
+
+
 def configure_logging(level: str = "INFO", *, json_output: bool = True) -> None:
-    processors: list[Any] = [
+    _PROCESSORS[:] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -42,7 +48,7 @@ def configure_logging(level: str = "INFO", *, json_output: bool = True) -> None:
         else structlog.dev.ConsoleRenderer(colors=False),
     ]
     structlog.configure(
-        processors=processors,
+        processors=_PROCESSORS,
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,

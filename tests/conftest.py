@@ -1,4 +1,9 @@
-"""Fixtures shared by every test: a migrated throwaway database, a Redis key space, the registry app."""
+"""Fixtures every folder may use: a migrated throwaway database and a Redis for the session, the registry
+app, and its tables emptied for the tests that ask for them (``registry_tables``, ``db``, ``client``).
+
+Each folder's ``conftest.py`` adds its service's fixtures; ``tests/registry`` empties the registry's
+tables before every one of its tests. Helpers live in ``tests/builders.py``, ``tests/<folder>/builders.py``
+and ``tests/support/``."""
 
 from __future__ import annotations
 
@@ -9,18 +14,13 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from sqlalchemy import text
 
 from services.api.app import create_app
 from services.api.migrations import upgrade
 from services.api.settings import RegistrySettings
+from tests.support import tables
 from tests.support.databases import SHARED_TEST_REDIS_URL, create_database, drop_database
 from tests.support.redis_server import RedisServer, private_redis, redis_server
-
-REGISTRY_TABLES = (
-    "registry.focal_points, registry.directive_units, registry.directives, registry.unit_changes, "
-    "registry.units, registry.outbox, registry.idempotency_keys, registry.scheduled_notices, auth.api_keys"
-)
 
 
 @pytest.fixture(scope="session")
@@ -81,23 +81,23 @@ async def registry_app(registry_settings: RegistrySettings):
 
 
 @pytest.fixture
-async def db(registry_app):
-    """A session factory on the test database, for builders and for checking what was stored."""
-    return registry_app.state.sessions
+async def registry_tables(registry_app) -> None:
+    """The registry's tables, API keys (``auth``) included, emptied before the test.
 
-
-@pytest.fixture(autouse=True)
-async def clean_registry(registry_app) -> AsyncIterator[None]:
-    """Every test starts from empty tables (TRUNCATE, not a rolled-back transaction: the tests include
-    concurrent registrations, which need real commits)."""
+    Rate limits need no resetting: the apps keep them per key, and every test's keys are new."""
     async with registry_app.state.engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {REGISTRY_TABLES} RESTART IDENTITY CASCADE"))
-    registry_app.state.rate_limiter._buckets.clear()
-    yield
+        await tables.empty(conn, tables.REGISTRY)
 
 
 @pytest.fixture
-async def client(registry_app) -> AsyncIterator[httpx.AsyncClient]:
+async def db(registry_app, registry_tables):
+    """A session factory on the registry's (emptied) tables, for builders and for checking what was stored."""
+    return registry_app.state.sessions
+
+
+@pytest.fixture
+async def client(registry_app, registry_tables) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the registry app, on its emptied tables."""
     transport = httpx.ASGITransport(app=registry_app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as http:
         yield http

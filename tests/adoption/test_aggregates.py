@@ -10,7 +10,7 @@ import pytest
 from services.adoption.subjects import person_key
 from services.adoption.worker import build_worker
 from shared.timeutil import utcnow
-from tests.adoption.conftest import add_unit, event, fold, settled
+from tests.adoption.builders import add_unit, event, fold, settled
 from tests.builders import auth, create_key, create_unit
 from tests.support.workers import running
 

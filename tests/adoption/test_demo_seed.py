@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.adoption.seed import SELF_REPORTING, seed
-from tests.adoption.conftest import add_unit, settled
+from tests.adoption.builders import add_unit, settled
 from tests.builders import auth, create_key
 
 UNITS = [f"0665{i}" for i in range(8)]

@@ -20,7 +20,7 @@ from shared import queues
 from shared.contracts import AdoptionDigest, AdoptionNudge, UnitChanged, UnitRef
 from shared.outbox import Relay
 from shared.timeutil import VIETNAM, utcnow
-from tests.adoption.conftest import add_unit, event, fold
+from tests.adoption.builders import add_unit, event, fold, settled
 from tests.builders import auth, create_key
 from tests.support.workers import running
 
@@ -103,11 +103,7 @@ async def _retired(app, code) -> bool:
 
 
 async def _listed(app, client, key) -> dict[str, dict]:
-    async with app.state.pg.acquire() as conn:
-        version = await conn.fetchval("SELECT version FROM adoption.state WHERE id = 1")
-    async with asyncio.timeout(5):  # the app hears of changes asynchronously (LISTEN)
-        while (await app.state.metrics_cache.state(app.state.pg))["version"] != version:
-            await asyncio.sleep(0.01)
+    await settled(app)  # the app hears of changes asynchronously (LISTEN)
     return {r["unit_code"]: r for r in (await client.get("/v1/adoption/units", headers=auth(key))).json()}
 
 

@@ -13,7 +13,7 @@ from services.adoption.worker import build_worker
 from shared import queues
 from shared.contracts import REGISTRY, UnitChanged, UnitRef
 from shared.timeutil import utcnow
-from tests.adoption.conftest import add_unit, event
+from tests.adoption.builders import add_unit, event
 from tests.builders import auth, create_key
 from tests.support.proxy import database_behind_proxy
 from tests.support.workers import running

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from shared.timeutil import utcnow
-from tests.adoption.conftest import add_unit, event, fold, settled
+from tests.adoption.builders import add_unit, event, fold, settled
 from tests.builders import auth, create_key, create_unit
 
 EVENTS = "/v1/adoption/events"

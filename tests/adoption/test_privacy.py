@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
 import hashlib
 import hmac
+import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import httpx
 import pytest
-import structlog._output
+import structlog
+import structlog.testing
 
+from services.adoption.app import create_app
 from services.notifier.migrations import upgrade as migrate_notifier
-from shared.logs import configure_logging
 from shared.timeutil import utcnow
-from tests.adoption.conftest import add_unit, event, fold
+from tests.adoption.builders import add_unit, event, fold
 from tests.builders import auth, create_key
+from tests.support import tables
+from tests.support.apps import serving
 
 EVENTS = "/v1/adoption/events"
 VALID = ["0912 345 678", "+84 987 654 321", "zalo:7f3a9c1e-ANH", "an.nv@halong.gov.vn"]
@@ -38,18 +43,27 @@ ALL_NEEDLES = sorted(set().union(*(needles(s) for s in VALID + INVALID_ONLY)))
 
 
 @pytest.fixture
-def structlog_lines(monkeypatch, adoption_settings) -> list[str]:
-    """Every line structlog prints (its PrintLogger calls print(), meant to be patchable), configured
-    as the adoption app configures it (another app made since may have configured it otherwise)."""
-    configure_logging(adoption_settings.log_level, json_output=adoption_settings.log_json)
-    lines: list[str] = []
+async def logged(adoption_settings) -> AsyncIterator[tuple[httpx.AsyncClient, list[dict]]]:
+    """A client of an adoption app of the test's own, and every event structlog logs meanwhile, through
+    the processors the adoption service configures (masking included) up to the rendering of the line.
 
-    def recording_print(*args, **kwargs):
-        lines.append(" ".join(str(a) for a in args))
-        builtins.print(*args, **kwargs)
+    The app is made here, after every other app of the session: structlog fixes a logger's level at its
+    first use, and this app's access log is first used by this test, at the adoption service's level."""
+    app = create_app(adoption_settings)  # configures logging as the adoption service does
+    *processors, _render = structlog.get_config()["processors"]  # the last one renders the line
+    with structlog.testing.capture_logs(processors=processors) as events:
+        async with serving(app, "http://adoption.test") as client:
+            yield client, events
 
-    monkeypatch.setattr(structlog._output, "print", recording_print, raising=False)
-    return lines
+
+@pytest.fixture
+async def every_table_empty(adoption, db, adoption_settings) -> None:
+    """The tables of every service emptied, so that what the dump finds is this test's: the adoption
+    and registry fixtures empty their own; the notifier's are emptied here (its schema first, a no-op if
+    it is there)."""
+    await asyncio.to_thread(migrate_notifier, adoption_settings.database_url)
+    async with adoption.state.engine.begin() as conn:
+        await tables.empty(conn, tables.NOTIFIER)
 
 
 async def post_everything(app, client, key) -> list[str]:
@@ -96,11 +110,12 @@ async def every_stored_text(app) -> str:
     return "\n".join(chunks)
 
 
-async def test_subjects_are_stored_nowhere_in_clear(adoption, adoption_client, adoption_settings, db):
+async def test_subjects_are_stored_nowhere_in_clear(
+    adoption, adoption_client, adoption_settings, db, every_table_empty
+):
     await add_unit(adoption, "06652", headcount=10)
     key = await create_key(db, "app_backend")
     bodies = await post_everything(adoption, adoption_client, key)
-    await asyncio.to_thread(migrate_notifier, adoption_settings.database_url)  # its schema too (a no-op if there)
 
     stored = await every_stored_text(adoption)
     async with adoption.state.pg.acquire() as conn:
@@ -114,14 +129,15 @@ async def test_subjects_are_stored_nowhere_in_clear(adoption, adoption_client, a
     assert echoed == []
 
 
-async def test_subjects_are_logged_nowhere(adoption, adoption_client, db, structlog_lines, caplog):
+async def test_subjects_are_logged_nowhere(adoption, db, logged, caplog):
+    client, events = logged
     caplog.set_level(logging.INFO)
     await add_unit(adoption, "06652", headcount=10)
     key = await create_key(db, "app_backend")
-    await post_everything(adoption, adoption_client, key)
+    await post_everything(adoption, client, key)
 
-    structured = "\n".join(structlog_lines)
-    # The capture works: the app's JSON access lines for the posts are there.
+    structured = "\n".join(json.dumps(e, ensure_ascii=False, default=str) for e in events)
+    # The capture works: the app's access log events for the posts are there.
     assert structured.count('"path": "/v1/adoption/events"') >= 2
     stdlib = caplog.text + "\n".join(repr(r.args) for r in caplog.records)
     assert "/v1/adoption/events" in stdlib  # httpx logs each request through the standard library

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.adoption.conftest import add_unit, event, fold
+from tests.adoption.builders import add_unit, event, fold
 from tests.builders import auth, create_key
 
 EVENTS = "/v1/adoption/events"

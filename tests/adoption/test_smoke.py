@@ -1,4 +1,4 @@
-from tests.adoption.conftest import add_unit, event, fold
+from tests.adoption.builders import add_unit, event, fold
 from tests.builders import auth, create_key
 
 

@@ -12,7 +12,7 @@ import pytest
 from services.adoption.metrics import service
 from shared.db import asyncpg_dsn
 from shared.timeutil import utcnow
-from tests.adoption.conftest import add_unit, event, fold, settled
+from tests.adoption.builders import add_unit, event, fold, settled
 from tests.builders import auth, create_key
 
 SERIES = "/v1/adoption/timeseries"
@@ -276,11 +276,10 @@ async def test_a_change_heard_while_the_version_is_read_is_not_lost(adoption, ad
             if "adoption.state" not in query:
                 return record
             adoption.state.pg = real_pool
-            heard = object()
-            cache._known = heard  # cleared by the LISTEN callback: tells us the change was heard
+            heard = cache.changes_heard
             await add_unit(adoption, "06653", headcount=4)
-            async with asyncio.timeout(5):
-                while cache._known is heard:
+            async with asyncio.timeout(5):  # the change's notice reaches the cache before this read returns
+                while cache.changes_heard == heard:
                     await asyncio.sleep(0.005)
             return record
 

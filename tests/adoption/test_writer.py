@@ -14,7 +14,7 @@ import pytest
 from services.adoption.events.copy_stream import POSTGRES_EPOCH, EventRow, microseconds, timestamp
 from services.adoption.events.writer import EventWriter
 from services.adoption.subjects import SubjectHasher, person_key
-from tests.adoption.conftest import add_unit
+from tests.adoption.builders import add_unit
 
 HASHER = SubjectHasher(b"test-subject-key")
 AT = datetime.fromisoformat("2026-11-20T09:15:00.123456+07:00")

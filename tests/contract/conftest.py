@@ -1,5 +1,5 @@
 """Fixtures of the contract tests: each service's settings on the session's database and Redis, with its
-schema migrated, and helpers to seed what the generated requests should find."""
+schema migrated. The apps made without a database are in ``tests/contract/apps.py``."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from services.adoption.migrations import upgrade as upgrade_adoption
 from services.adoption.settings import AdoptionSettings
 from services.notifier.migrations import upgrade as upgrade_notifier
 from services.notifier.settings import NotifierSettings
-
-RECEIPT_TOKEN = "contract-receipt-token"
 
 
 @pytest.fixture(scope="session")
@@ -41,5 +39,5 @@ async def notifier_settings_for_contract(registry_database, redis_url, queue_pre
         log_json=False,
         log_level="WARNING",
         sink_dir=str(tmp_path_factory.mktemp("sink")),
-        receipt_token=RECEIPT_TOKEN,
+        receipt_token="contract-receipt-token",
     )

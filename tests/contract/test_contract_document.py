@@ -10,22 +10,12 @@ from pathlib import Path
 import pytest
 from starlette.routing import Match
 
-from services.adoption.app import create_app as create_adoption_app
-from services.adoption.settings import AdoptionSettings
-from services.api.app import create_app as create_registry_app
-from services.api.settings import RegistrySettings
-from services.notifier.app import create_app as create_notifier_app
-from services.notifier.settings import NotifierSettings
 from shared.texts import RULE_CODES
+from tests.contract.apps import APPS
 
 CONTRACT = Path(__file__).parents[2] / "docs" / "api-contract.md"
 SECTIONS = {"registry": "Registry service", "adoption": "Adoption service", "notifier": "Notifier service"}
 EVERY_SERVICE = "Every service"
-APPS = {
-    "registry": lambda: create_registry_app(RegistrySettings(environment="test", log_json=False)),
-    "adoption": lambda: create_adoption_app(AdoptionSettings(environment="test", log_json=False)),
-    "notifier": lambda: create_notifier_app(NotifierSettings(environment="test", log_json=False)),
-}
 ENDPOINT = re.compile(r"\b(GET|POST|PUT|PATCH|DELETE) (/[A-Za-z0-9_{}./-]*)")
 ROW = re.compile(r"^\| `(GET|POST|PUT|PATCH|DELETE) (/\S*)` \|[^|]*\| *([0-9 ]*?) *\| *([0-9 ]*?) *\|$", re.M)
 

@@ -11,18 +11,8 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from services.adoption.app import create_app as create_adoption_app
-from services.adoption.settings import AdoptionSettings
-from services.api.app import create_app as create_registry_app
-from services.api.settings import RegistrySettings
-from services.notifier.app import create_app as create_notifier_app
-from services.notifier.settings import NotifierSettings
+from tests.contract.apps import APPS
 
-APPS = {
-    "registry": lambda: create_registry_app(RegistrySettings(environment="test", log_json=False)),
-    "adoption": lambda: create_adoption_app(AdoptionSettings(environment="test", log_json=False)),
-    "notifier": lambda: create_notifier_app(NotifierSettings(environment="test", log_json=False)),
-}
 # Every URL a page names: attributes, and quoted strings in its inline script.
 URL = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url\s*:\s*["']([^"']+)["']|["']((?:https?:)?//[^"']+)["']""")
 

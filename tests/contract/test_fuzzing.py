@@ -23,7 +23,7 @@ from shared.db import asyncpg_dsn, create_engine, session_factory
 from shared.timeutil import utcnow
 from tests.builders import create_directive, create_key, create_unit, register_focal_point
 from tests.contract import fuzzing
-from tests.contract.conftest import RECEIPT_TOKEN
+from tests.support import tables
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -77,18 +77,12 @@ async def test_the_registry_conforms_to_its_openapi(db, registry_settings):
     assert_clean(outcome)
 
 
-ADOPTION_TABLES = (
-    "adoption.events, adoption.batches, adoption.daily, adoption.unit_stats, adoption.headcounts, "
-    "adoption.reports, adoption.units, adoption.weekly_notices, adoption.idempotency_keys"
-)
-
-
 async def test_adoption_conforms_to_its_openapi(db, adoption_settings_for_contract):
     settings = adoption_settings_for_contract
     engine = create_engine(settings)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {ADOPTION_TABLES} RESTART IDENTITY CASCADE"))
+            await tables.empty(conn, tables.ADOPTION)
         sessions = session_factory(engine)
         for code, kind, parent in UNITS:
             async with sessions() as session:
@@ -137,7 +131,7 @@ async def test_the_notifier_conforms_to_its_openapi(db, notifier_settings_for_co
     engine = create_engine(settings)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text("TRUNCATE notify.receipts, notify.notifications, notify.idempotency_keys CASCADE"))
+            await tables.empty(conn, tables.NOTIFIER)
         async with session_factory(engine)() as session:
             for channel, recipient in (("sms", "+84912345678"), ("email", "an.nv@halong.gov.vn")):
                 session.add(
@@ -161,6 +155,10 @@ async def test_the_notifier_conforms_to_its_openapi(db, notifier_settings_for_co
     seeded = fuzzing.Seeded(path={"gateway": ["esms"]}, query={"unit_code": ["06652"]})
     app = create_notifier_app(settings)
     outcome = await asyncio.to_thread(
-        fuzzing.run, app, dsn=asyncpg_dsn(settings.database_url), seeded=seeded, receipt_token=RECEIPT_TOKEN
+        fuzzing.run,
+        app,
+        dsn=asyncpg_dsn(settings.database_url),
+        seeded=seeded,
+        receipt_token=settings.receipt_token.get_secret_value(),
     )
     assert_clean(outcome)

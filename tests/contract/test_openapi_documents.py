@@ -6,7 +6,7 @@ from __future__ import annotations
 import jsonschema_rs
 import pytest
 
-from tests.contract.test_contract_document import APPS
+from tests.contract.apps import APPS
 
 HEADERLESS_ERRORS = {"401", "403", "404", "409", "413", "415", "422"}
 

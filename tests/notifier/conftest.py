@@ -1,29 +1,25 @@
-"""Fixtures of the notifier's tests: its schema in the test database, a real SMTP server, a local
-SMS gateway, and a real arq worker run until a condition holds."""
+"""Fixtures of the notifier's tests: its schema in the test database, a real SMTP server, a local SMS
+gateway, its settings on them, and its tables (and Redis) emptied for the tests that ask for
+``notifier_db``. Helpers that drive its queues and worker are in ``tests/support/notifier.py``."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from sqlalchemy import text
 
 from services.notifier.app import create_app
 from services.notifier.migrations import upgrade
 from services.notifier.settings import NotifierSettings, SmsGateway
-from services.notifier.worker import build_worker
-from shared import queues
-from shared.contracts import LANES, NOTIFIER, Message
 from shared.db import create_engine, create_pg_pool, session_factory
-from shared.timeutil import to_vietnam, utcnow
+from tests.support import tables
+from tests.support.notifier import quiet_hours_away_from_now
 from tests.support.sms_gateway import Gateway, running
 from tests.support.smtp_server import SmtpServer
-from tests.support.workers import run_until
 
 
 @pytest.fixture(scope="session")
@@ -42,13 +38,6 @@ def smtp():
 async def gateway() -> AsyncIterator[Gateway]:
     async with running(Gateway()) as g:
         yield g
-
-
-def quiet_hours_away_from_now() -> tuple[str, str]:
-    """A quiet window that does not contain the test's run time (tests run at any hour)."""
-    now = to_vietnam(utcnow())
-    start, end = now + timedelta(hours=3), now + timedelta(hours=4)
-    return start.strftime("%H:%M"), end.strftime("%H:%M")
 
 
 @pytest.fixture
@@ -94,12 +83,7 @@ async def notifier_db(notifier_settings) -> AsyncIterator:
     """A session factory on the notifier's tables, emptied before the test; Redis emptied too."""
     engine = create_engine(notifier_settings)
     async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "TRUNCATE notify.receipts, notify.notifications, notify.sms_daily_counts, "
-                "notify.idempotency_keys CASCADE"
-            )
-        )
+        await tables.empty(conn, tables.NOTIFIER)
     client = aioredis.Redis.from_url(notifier_settings.redis_url)
     await client.flushdb()
     await client.aclose()
@@ -125,43 +109,3 @@ async def notifier_client(notifier_settings, notifier_db) -> AsyncIterator[httpx
         ) as client,
     ):
         yield client
-
-
-async def enqueue(settings: NotifierSettings, message: Message, *, job_id: str | None = None) -> None:
-    """Put ``message`` on its lane, as the registry's relay does."""
-    redis = await queues.connect(settings)
-    try:
-        await queues.enqueue_message(redis, settings, message, job_id=job_id or uuid.uuid4().hex)
-    finally:
-        await redis.aclose()
-
-
-async def queued(settings: NotifierSettings) -> list:
-    """The jobs waiting in the notifier's queues. arq lists a queue, then reads each job: a job the
-    worker finishes in between ("job ... not found") means the list is read again."""
-    redis = await queues.connect(settings)
-    queue_names = [queues.queue_name(settings, NOTIFIER, lane) for lane in (None, *LANES)]
-    try:
-        jobs = []
-        for name in queue_names:
-            for attempt in range(20):
-                try:
-                    jobs += await redis.queued_jobs(queue_name=name)
-                    break
-                except RuntimeError:
-                    if attempt == 19:
-                        raise
-                    await asyncio.sleep(0.01)
-        return jobs
-    finally:
-        await redis.aclose()
-
-
-async def run_worker_until(
-    settings: NotifierSettings,
-    done: Callable[[], Awaitable[bool]],
-    *,
-    timeout: float = 20.0,  # noqa: ASYNC109
-) -> None:
-    """Run a real notifier worker (arq, this event loop) until ``done()`` holds."""
-    await run_until(build_worker(settings, poll_delay=0.05), done, timeout=timeout)

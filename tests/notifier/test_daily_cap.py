@@ -17,7 +17,7 @@ from services.notifier.sending import Sender
 from shared.contracts import BULK
 from shared.timeutil import to_vietnam, utcnow
 from tests.notifier import builders
-from tests.notifier.conftest import enqueue, run_worker_until
+from tests.support.notifier import enqueue, run_worker_until
 
 PHONE = "+84912345678"
 

@@ -15,8 +15,7 @@ from services.notifier.sending import Sender
 from shared import queues
 from shared.timeutil import to_vietnam, utcnow
 from tests.notifier import builders
-from tests.notifier.conftest import enqueue, queued, run_worker_until
-from tests.notifier.test_failures import and_idle
+from tests.support.notifier import and_idle, enqueue, queued, run_worker_until
 
 SWEEP_JOB = "notifier.notifications.sweep"
 

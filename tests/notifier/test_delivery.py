@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from services.notifier.models import Notification
 from tests.notifier import builders
-from tests.notifier.conftest import enqueue, run_worker_until
+from tests.support.notifier import enqueue, run_worker_until
 
 
 async def rows(notifier_db) -> list[Notification]:

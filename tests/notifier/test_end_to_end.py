@@ -4,8 +4,6 @@ worker killed mid-batch that loses nothing."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +16,7 @@ from services.notifier.models import Notification
 from shared import queues
 from tests.builders import auth, create_directive, create_key, create_unit, registration
 from tests.notifier import builders
-from tests.notifier.conftest import enqueue, run_worker_until
+from tests.support.notifier import enqueue, run_worker_until, worker_environment
 
 
 async def count(notifier_db, *statuses: str) -> int:
@@ -64,43 +62,6 @@ async def test_a_registration_is_confirmed_by_email_and_sms(
     assert "Trần Thị Ngọc Ánh" in person.get_content()
     (unit,) = smtp.handler.to("ubnd.haphong@halong.example")
     assert "Trần Thị Ngọc Ánh" in unit.get_content()
-
-
-def worker_environment(settings) -> dict[str, str]:
-    gateway = settings.sms_gateways[0]
-    return {
-        **os.environ,
-        "IOC_DATABASE_URL": settings.database_url,
-        "IOC_REDIS_URL": settings.redis_url,
-        "IOC_QUEUE_PREFIX": settings.queue_prefix,
-        "IOC_LOG_JSON": "false",
-        "IOC_LOG_LEVEL": "WARNING",
-        "IOC_WORKER_METRICS_PORT": "0",
-        "IOC_EMAIL_PROVIDER": "smtp",
-        "IOC_SMTP_HOST": "127.0.0.1",
-        "IOC_SMTP_PORT": str(settings.smtp_port),
-        "IOC_SMTP_SECURITY": "none",
-        "IOC_SMS_PROVIDER": "gateway",
-        "IOC_SMS_GATEWAYS": json.dumps(
-            [
-                {
-                    "name": gateway.name,
-                    "url": gateway.url,
-                    "per_second": 1000,
-                    "api_key": gateway.api_key.get_secret_value(),
-                    "secret_key": gateway.secret_key.get_secret_value(),
-                }
-            ]
-        ),
-        "IOC_EMAIL_PER_SECOND": "1000",
-        "IOC_STUCK_AFTER_SECONDS": "2",
-        "IOC_SWEEP_EVERY_SECONDS": "2",
-        "IOC_SEND_TIMEOUT_SECONDS": "2",
-        "IOC_RETRY_BASE_SECONDS": "0.2",
-        "IOC_WORKER_CONCURRENCY": "10",
-        "IOC_SMS_QUIET_START": settings.sms_quiet_start,
-        "IOC_SMS_QUIET_END": settings.sms_quiet_end,
-    }
 
 
 async def test_a_worker_killed_mid_batch_loses_nothing(notifier_settings, notifier_db, smtp, gateway):

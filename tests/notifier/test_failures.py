@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import select
 
 from services.notifier.models import Notification
 from services.notifier.settings import SmsGateway
-from shared import queues
-from shared.contracts import LANES, NOTIFIER
 from tests.notifier import builders
-from tests.notifier.conftest import enqueue, queued, run_worker_until
+from tests.support.notifier import and_idle, enqueue, queued, run_worker_until
 from tests.support.sms_gateway import Gateway, running
 
 FINAL = ("sent", "permanent_failure")
@@ -23,33 +19,6 @@ async def rows(notifier_db, channel: str | None = None) -> list[Notification]:
         query = query.where(Notification.channel == channel)
     async with notifier_db() as session:
         return list((await session.scalars(query)).all())
-
-
-async def worker_idle(settings) -> bool:
-    """No job due in the notifier's queues and none in progress."""
-    redis = await queues.connect(settings)
-    try:
-        due = 0
-        for lane in (None, *LANES):
-            due += await redis.zcount(queues.queue_name(settings, NOTIFIER, lane), 0, time.time() * 1000)
-        # (a unique cron job keeps its in-progress key until its next run: not a running job)
-        running = [k async for k in redis.scan_iter(match="arq:in-progress:*") if b"notifications.sweep" not in k]
-    finally:
-        await redis.aclose()
-    return due == 0 and not running
-
-
-def and_idle(settings, condition):
-    """``condition`` holds and the worker stayed idle for two polls in a row: stopping the worker
-    then cancels no job halfway through (arq's close() would raise its CancelledError)."""
-    streak = 0
-
-    async def check() -> bool:
-        nonlocal streak
-        streak = streak + 1 if await condition() and await worker_idle(settings) else 0
-        return streak >= 2
-
-    return check
 
 
 def settled(notifier_db, count: int, settings):

@@ -13,8 +13,7 @@ from services.notifier.sending import Sender
 from shared.contracts import UnitRef
 from tests.builders import auth, create_key, create_unit
 from tests.notifier import builders
-from tests.notifier.conftest import enqueue, run_worker_until
-from tests.notifier.test_failures import and_idle
+from tests.support.notifier import and_idle, enqueue, run_worker_until
 
 RECEIPTS = "/v1/sms/receipts/esms?token=test-token"
 OTHER_DIRECTIVE = builders.DIRECTIVE.model_copy(update={"id": uuid.uuid4(), "number": "1021/UBND"})

@@ -22,7 +22,7 @@ from shared import queues
 from shared.contracts import LANES, NOTIFIER
 from tests.builders import auth, create_directive, create_key, create_unit, registration
 from tests.notifier import builders
-from tests.notifier.test_end_to_end import worker_environment
+from tests.support.notifier import enqueue, worker_environment
 from tests.support.redis_server import free_port
 from tests.support.workers import running
 
@@ -120,7 +120,8 @@ async def test_the_notifier_worker_process_outlives_a_redis_restart(
         await wait_for(lambda: _metric_at_least(port, "ioc_worker_redis_reconnects_total", 4), 60)
         assert process.poll() is None, process.stderr.read().decode()[-2000:]
 
-        await _enqueue(settings, builders.go_live())
+        message = builders.go_live()
+        await enqueue(settings, message, job_id=str(message.message_id))
 
         async def delivered() -> bool:
             async with notifier_db() as session:
@@ -139,11 +140,3 @@ async def _metric_at_least(port: int, name: str, value: float) -> bool:
         return await asyncio.to_thread(metric, port, name) >= value
     except OSError:
         return False
-
-
-async def _enqueue(settings, message) -> None:
-    redis = await queues.connect(settings)
-    try:
-        await queues.enqueue_message(redis, settings, message, job_id=str(message.message_id))
-    finally:
-        await redis.aclose()

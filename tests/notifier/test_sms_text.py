@@ -8,13 +8,6 @@ import pytest
 
 from shared.sms import count_segments, fit, is_gsm7, unaccent
 
-
-@pytest.fixture
-def clean_registry():
-    """Overrides the suite's autouse database cleaner: these tests touch no database."""
-    return None
-
-
 GREETING = "Kính gửi đồng chí Nguyễn Văn Đức"
 # A confirmation as a ward's focal point would receive it (149 characters).
 CONFIRMATION = (

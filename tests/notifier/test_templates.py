@@ -17,13 +17,6 @@ from shared.sms import count_segments, is_gsm7, unaccent
 from shared.timeutil import VIETNAM
 from tests.notifier import builders
 
-
-@pytest.fixture
-def clean_registry():
-    """Overrides the suite's autouse database cleaner: these tests touch no database."""
-    return None
-
-
 OLD = builders.focal_point("Trần Thị Hoa", phone="+84987654321", email="hoa.tt@halong.example")
 LANDLINE_UNIT = UnitRef(
     code="06655", name="Phường Hà Khẩu", kind="ward", email="ubnd.hakhau@halong.example", phone="+842033825055"

@@ -3,33 +3,21 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 from tests.builders import create_unit
+from tests.support.cli import ioc
 
 
-def ioc(settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "IOC_DATABASE_URL": settings.database_url, "IOC_REDIS_URL": settings.redis_url}
-    env.update({"IOC_QUEUE_PREFIX": settings.queue_prefix, "IOC_LOG_LEVEL": "WARNING", "IOC_LOG_JSON": "false"})
-    return subprocess.run(
-        [sys.executable, "-m", "services.api.cli", *args], env=env, capture_output=True, text=True, timeout=120
-    )
-
-
-async def test_a_key_for_an_unknown_unit_is_refused_with_the_apis_message(registry_settings):
-    refused = ioc(registry_settings, "keys", "create", "--role", "ward_app", "--unit", "99999", "--name", "App")
+async def test_a_key_for_an_unknown_unit_is_refused_with_the_apis_message(registry_settings, tmp_path):
+    create = ("keys", "create", "--role", "ward_app", "--unit", "99999", "--name", "App")
+    refused = await ioc(registry_settings, tmp_path, *create)
     assert refused.returncode == 1
     assert "unit_code: Không có đơn vị đang hoạt động với mã: 99999." in refused.stderr
-    english = ioc(
-        registry_settings, "--lang", "en", "keys", "create", "--role", "ward_app", "--unit", "99999", "--name", "App"
-    )
+    english = await ioc(registry_settings, tmp_path, "--lang", "en", *create)
     assert "unit_code: No active unit with code: 99999." in english.stderr
 
 
-async def test_a_ward_key_without_a_unit_says_which_rule_it_breaks(registry_settings):
-    refused = ioc(registry_settings, "keys", "create", "--role", "ward_app", "--name", "App")
+async def test_a_ward_key_without_a_unit_says_which_rule_it_breaks(registry_settings, tmp_path):
+    refused = await ioc(registry_settings, tmp_path, "keys", "create", "--role", "ward_app", "--name", "App")
     assert refused.returncode == 2
     assert "Vai trò ward_app phải gắn với một đơn vị (unit_code)." in refused.stderr
 
@@ -43,7 +31,7 @@ async def test_an_import_names_each_bad_row_and_its_field_in_vietnamese(db, regi
         "HL-TC,Phòng Tài chính,department,HL-VP,tc@halong.example,,12\n",
         encoding="utf-8",
     )
-    result = ioc(registry_settings, "units", "import", str(csv))
+    result = await ioc(registry_settings, tmp_path, "units", "import", str(csv))
     assert result.returncode == 1
     assert "created 1, updated 0, unchanged 0, rejected 1" in result.stdout
     (line,) = [line for line in result.stderr.splitlines() if "HL-NC6" in line]
@@ -57,9 +45,13 @@ def office_key(keys_file) -> str:
 
 async def test_fresh_demo_keys_replace_the_old_ones_in_the_keys_file(client, registry_settings, tmp_path):
     keys_file = tmp_path / "demo-keys.txt"
-    assert ioc(registry_settings, "seed", "demo", "--keys", "--keys-file", str(keys_file)).returncode == 0
+    assert (
+        await ioc(registry_settings, tmp_path, "seed", "demo", "--keys", "--keys-file", str(keys_file))
+    ).returncode == 0
     first = office_key(keys_file)
-    assert ioc(registry_settings, "seed", "demo", "--keys", "--keys-file", str(keys_file)).returncode == 0
+    assert (
+        await ioc(registry_settings, tmp_path, "seed", "demo", "--keys", "--keys-file", str(keys_file))
+    ).returncode == 0
     second = office_key(keys_file)
     assert first != second
     assert (await client.get("/v1/units", headers={"Authorization": f"Bearer {first}"})).status_code == 401

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,9 +10,9 @@ from sqlalchemy import func, select
 from services.api.models import Unit, UnitChange
 from shared.auth import ApiKey
 from tests.builders import auth, create_key, create_unit
+from tests.support.cli import ioc
 
 PROBLEM = "application/problem+json"
-IOC = str(Path(sys.executable).with_name("ioc"))
 
 
 def assert_problem(response, status: int) -> dict:
@@ -247,18 +242,6 @@ async def test_health_readiness_and_docs_need_no_key(client):
 
 
 # --- the ioc command line ------------------------------------------------------------------------
-
-
-async def ioc(settings, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "IOC_DATABASE_URL": settings.database_url,
-        "IOC_REGISTRY_DATABASE_URL": settings.database_url,
-        "IOC_LOG_JSON": "false",
-    }
-    return await asyncio.to_thread(
-        subprocess.run, [IOC, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
 
 
 async def test_cli_creates_lists_and_revokes_keys(client, registry_settings, tmp_path):

@@ -14,8 +14,8 @@ from services.api.app import create_app
 from services.api.models import idempotency_keys
 from shared.web import create_service_app
 from tests.builders import auth, create_key
-from tests.security.conftest import serving
-from tests.security.test_function_level import ACCESS, OPEN, TOKEN, send, served
+from tests.security.access import ACCESS, OPEN, TOKEN, send, served
+from tests.support.apps import serving
 
 # The adoption metrics are polled by many screens: the contract gives them Cache-Control and ETag.
 CACHED_BY_CONTRACT = {

@@ -18,27 +18,11 @@ import httpx
 from sqlalchemy import text
 
 from tests.builders import auth, registration
-from tests.security.conftest import World
+from tests.security.builders import World, snapshot
 from tests.security.routes import Route, id_taking_routes
 
 Case = Callable[[World], Awaitable[list[httpx.Response]]]
 CASES: dict[Route, Case] = {}
-
-# Every table whose rows a request could change (the idempotency stores aside: a claim is not data).
-TABLES = (
-    "registry.units",
-    "registry.unit_changes",
-    "registry.directives",
-    "registry.directive_units",
-    "registry.focal_points",
-    "registry.outbox",
-    "auth.api_keys",
-    "adoption.events",
-    "adoption.headcounts",
-    "adoption.reports",
-    "notify.notifications",
-    "notify.receipts",
-)
 
 
 def case(service: str, method: str, path: str) -> Callable[[Case], Case]:
@@ -277,17 +261,6 @@ async def _(w: World) -> list[httpx.Response]:
 
 
 # --- the tests --------------------------------------------------------------------------------------
-
-
-async def snapshot(world: World) -> dict[str, str]:
-    """A digest of every row of every table a request could change."""
-    async with world.apps["registry"].state.engine.connect() as conn:
-        return {
-            table: await conn.scalar(
-                text(f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t")
-            )  # noqa: E501
-            for table in TABLES
-        }
 
 
 async def test_every_route_taking_an_id_has_a_cross_unit_case(world):

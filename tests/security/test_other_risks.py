@@ -13,9 +13,8 @@ from services.notifier.settings import NotifierSettings
 from shared.contracts import JOB_MESSAGES
 from shared.queues import parse_message
 from tests.builders import auth, registration
-from tests.security.conftest import RECEIPT_TOKEN, World
+from tests.security.builders import RECEIPT_TOKEN, World, notification, snapshot
 from tests.security.routes import body_schema, operations, routes_of, schema_fields
-from tests.security.test_object_level import snapshot
 
 # --- API7: no request makes a service fetch what the caller names -------------------------------------
 
@@ -75,19 +74,6 @@ async def test_every_route_is_documented_or_one_of_the_known_few(world):
 
 
 # --- API10: what comes from the SMS gateways and the queues is checked before it is used ------------------
-
-
-async def notification(world: World) -> str:
-    async with world.apps["notifier"].state.engine.begin() as conn:
-        return str(
-            await conn.scalar(
-                text(
-                    "INSERT INTO notify.notifications (id, dedupe_key, message_id, kind, channel, recipient, body,"
-                    " status, provider, provider_ref) VALUES (gen_random_uuid(), 'security-test', gen_random_uuid(),"
-                    " 'focal_point_registered', 'sms', '+84912345678', 'x', 'sent', 'sms:esms', 'G-1') RETURNING id"
-                )
-            )
-        )
 
 
 async def notification_status(world: World, notification_id: str) -> str:

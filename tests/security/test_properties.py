@@ -2,7 +2,7 @@
 secret.
 
 Every operation with a JSON body (from the apps' OpenAPI documents) is sent the valid body of
-``test_function_level.CALLS`` with one field more: a field the server decides (``status``, ``version``,
+``access.CALLS`` with one field more: a field the server decides (``status``, ``version``,
 ``id``, ``role``…) or one that does not exist. Each answer is 422 naming the field, and nothing stored
 changes. The one body open by contract, an SMS gateway's delivery receipt, keeps such a field as
 evidence and changes no notification. Then every route's answers are searched for key secrets, key
@@ -20,11 +20,9 @@ from sqlalchemy import text
 
 from shared.auth import hash_key
 from tests.builders import auth
-from tests.security.conftest import RECEIPT_TOKEN, SUBJECT_KEY, World
+from tests.security.access import ACCESS, CALLS, OPEN, TOKEN, send, served
+from tests.security.builders import RECEIPT_TOKEN, SUBJECT_KEY, TABLES, World, notification, snapshot
 from tests.security.routes import body_schema, operations, schema_fields
-from tests.security.test_function_level import ACCESS, CALLS, OPEN, TOKEN, send, served
-from tests.security.test_object_level import TABLES, snapshot
-from tests.security.test_other_risks import notification
 
 RECEIPTS = ("notifier", "POST", "/v1/sms/receipts/{gateway}")
 

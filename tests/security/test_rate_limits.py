@@ -17,7 +17,8 @@ from sqlalchemy import text
 from services.api.app import create_app
 from services.api.settings import RegistrySettings
 from tests.builders import auth, create_directive, create_key, create_unit, registration
-from tests.security.conftest import RedisServer, serving
+from tests.support.apps import serving
+from tests.support.redis_server import RedisServer
 
 RETRY_SECONDS = 0.5
 
@@ -30,8 +31,8 @@ async def two_processes(settings: RegistrySettings, **overrides: object) -> Asyn
 
 
 @pytest.fixture
-async def shared_settings(registry_settings: RegistrySettings, redis_server: RedisServer) -> RegistrySettings:
-    return registry_settings.model_copy(update={"redis_url": redis_server.url})
+async def shared_settings(registry_settings: RegistrySettings, own_redis: RedisServer) -> RegistrySettings:
+    return registry_settings.model_copy(update={"redis_url": own_redis.url})
 
 
 async def limited_key(db, per_minute: int) -> str:
@@ -43,7 +44,7 @@ async def statuses(clients, key: str, count: int, path: str = "/v1/units") -> li
     return [(await clients[n % len(clients)].get(path, headers=auth(key))).status_code for n in range(count)]
 
 
-async def test_two_processes_together_hold_one_keys_limit(db, shared_settings, redis_server):
+async def test_two_processes_together_hold_one_keys_limit(db, shared_settings, own_redis):
     key = await limited_key(db, 6)
     async with two_processes(shared_settings) as (first, second):
         assert await statuses((first, second), key, 10) == [200] * 6 + [429] * 4
@@ -58,7 +59,7 @@ async def test_two_processes_together_hold_one_keys_limit(db, shared_settings, r
         # Another key has its own bucket.
         assert await statuses((first, second), await limited_key(db, 6), 2) == [200, 200]
 
-    async with redis_server.client() as redis:
+    async with own_redis.client() as redis:
         keys = [k.decode() async for k in redis.scan_iter("*")]
         assert keys and all(k.startswith(f"{shared_settings.queue_prefix}:registry:rate:") for k in keys)
         for k in keys:  # they expire once the bucket is full again (a minute at most)
@@ -84,13 +85,13 @@ async def test_a_burst_of_one_key_holds_its_limit_across_processes(db, shared_se
     assert statuses.count(429) == 60 - admitted, statuses
 
 
-async def test_redis_stopped_each_process_limits_alone_and_registrations_go_on(db, shared_settings, redis_server):
+async def test_redis_stopped_each_process_limits_alone_and_registrations_go_on(db, shared_settings, own_redis):
     await create_unit(db, "06652")
     directive = await create_directive(db, ["06652"])
     ward = await create_key(db, "ward_app", unit="06652")
     async with two_processes(shared_settings) as (first, second):
         assert (await first.get("/v1/units", headers=auth(ward))).status_code == 200
-        redis_server.stop()
+        await own_redis.stop()
 
         started = time.perf_counter()
         posted = await first.post(
@@ -103,17 +104,17 @@ async def test_redis_stopped_each_process_limits_alone_and_registrations_go_on(d
         elapsed = time.perf_counter() - started
         assert elapsed < 2.0, f"16 requests took {elapsed:.2f} s without Redis"
 
-        await redis_server.start()
+        await own_redis.start()
         await asyncio.sleep(RETRY_SECONDS + 0.1)
         assert (await first.get("/v1/units", headers=auth(ward))).status_code == 200  # asks Redis again
         assert await statuses((first, second), await limited_key(db, 6), 8) == [200] * 6 + [429] * 2
 
 
-async def test_stalled_redis_costs_one_short_timeout_then_is_left_alone(db, shared_settings, redis_server):
+async def test_stalled_redis_costs_one_short_timeout_then_is_left_alone(db, shared_settings, own_redis):
     key = await limited_key(db, 600)
     async with two_processes(shared_settings) as (first, _):
         assert (await first.get("/v1/units", headers=auth(key))).status_code == 200
-        async with redis_server.client() as redis:
+        async with own_redis.client() as redis:
             await redis.execute_command("CLIENT", "PAUSE", "3000", "ALL")  # every command waits 3 s
             try:
                 latencies = []
@@ -127,9 +128,9 @@ async def test_stalled_redis_costs_one_short_timeout_then_is_left_alone(db, shar
     assert max(latencies) < 1.0 and sum(latencies) < 1.5, latencies
 
 
-async def test_a_refused_key_costs_no_redis_call_until_a_token_is_due(db, shared_settings, redis_server):
+async def test_a_refused_key_costs_no_redis_call_until_a_token_is_due(db, shared_settings, own_redis):
     key = await limited_key(db, 2)
-    async with two_processes(shared_settings) as (first, second), redis_server.client() as redis:
+    async with two_processes(shared_settings) as (first, second), own_redis.client() as redis:
         assert await statuses((first, second), key, 4) == [200, 200, 429, 429]
 
         async def script_calls() -> int:
@@ -141,17 +142,17 @@ async def test_a_refused_key_costs_no_redis_call_until_a_token_is_due(db, shared
 
 
 async def test_a_key_with_a_high_limit_takes_tokens_in_grants_and_stays_within_its_limit(
-    db, shared_settings, redis_server
+    db, shared_settings, own_redis
 ):
     # 120 a minute, grants of 3 s of rate: 6 tokens at a time.
     key = await limited_key(db, 120)
     async with two_processes(shared_settings, rate_limit_grant_seconds=3.0) as (first, second):
-        async with redis_server.client() as redis:
+        async with own_redis.client() as redis:
             calls_before = (await redis.info("commandstats")).get("cmdstat_evalsha", {}).get("calls", 0)
         started = time.monotonic()
         results = await statuses((first, second), key, 150)
         elapsed = time.monotonic() - started
-        async with redis_server.client() as redis:
+        async with own_redis.client() as redis:
             calls = (await redis.info("commandstats"))["cmdstat_evalsha"]["calls"] - calls_before
     admitted = results.count(200)
     refill = elapsed * 2  # two tokens a second

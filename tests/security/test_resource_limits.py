@@ -19,11 +19,10 @@ from services.api.models import Unit
 from services.notifier.receipts.schemas import GATEWAY_PATTERN
 from shared.schemas import UNIT_CODE_PATTERN
 from tests.builders import auth
-from tests.registry.test_keys_and_errors import ioc
-from tests.security.conftest import RECEIPT_TOKEN, World
+from tests.security.access import ACCESS, CALLS, TOKEN, served
+from tests.security.builders import RECEIPT_TOKEN, World, snapshot
 from tests.security.routes import body_schema, operations
-from tests.security.test_function_level import ACCESS, CALLS, TOKEN, served
-from tests.security.test_object_level import snapshot
+from tests.support.cli import ioc
 
 MIB = 1024 * 1024
 MAX_PAGE = 1000

@@ -11,12 +11,6 @@ from shared import healthcheck
 from shared.logs import configure_logging, mask
 
 
-@pytest.fixture
-def clean_registry():
-    """These tests touch no database (overrides the suite's autouse cleaner)."""
-    return None
-
-
 @pytest.mark.parametrize(
     ("text", "hidden", "kept"),
     [

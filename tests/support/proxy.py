@@ -73,7 +73,7 @@ def through(url: str, proxy: TcpProxy) -> str:
     parts = urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)
     userinfo = netloc[0] + "@" if len(netloc) == 2 else ""
-    return urlunsplit(parts._replace(netloc=f"{userinfo}127.0.0.1:{proxy.port}"))
+    return urlunsplit((parts.scheme, f"{userinfo}127.0.0.1:{proxy.port}", parts.path, parts.query, parts.fragment))
 
 
 def target_of(url: str) -> tuple[str, int]:

@@ -61,6 +61,15 @@ class RedisServer:
         await asyncio.sleep(down_for)
         await self.start()
 
+    @asynccontextmanager
+    async def client(self) -> AsyncIterator[aioredis.Redis]:
+        """A client of this server, for the test to look inside it or stall it."""
+        client = aioredis.Redis.from_url(self.url, socket_timeout=5)
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
     def close(self) -> None:
         if self._process is not None:
             self._process.kill()

@@ -38,7 +38,8 @@ class Gateway:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/send"
 
-    async def _send(self, request: Request) -> JSONResponse:
+    async def answer(self, request: Request) -> JSONResponse:
+        """Its answer to one ``POST /send``."""
         self.calls += 1
         body = await request.json()
         if self.delay_seconds:
@@ -75,7 +76,7 @@ class Gateway:
 
 @contextlib.asynccontextmanager
 async def running(gateway: Gateway):
-    app = Starlette(routes=[Route("/send", gateway._send, methods=["POST"])])
+    app = Starlette(routes=[Route("/send", gateway.answer, methods=["POST"])])
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=gateway.port, log_level="warning", lifespan="off")
     )

@@ -27,7 +27,7 @@ from services.notifier.migrations import upgrade as upgrade_notifier
 from shared.db import create_engine, session_factory
 from shared.settings import CommonSettings
 from tests.builders import auth, create_directive, create_key, create_unit, registration
-from tests.notifier.conftest import quiet_hours_away_from_now
+from tests.support.notifier import quiet_hours_away_from_now
 from tests.support.postgres_server import postgres_server
 from tests.support.redis_server import free_port, redis_server
 from tests.support.sms_gateway import Gateway, running

@@ -26,6 +26,11 @@ class MetricsCache:
         self._bodies: OrderedDict[str, bytes] = OrderedDict()
         self._max = max_entries
 
+    @property
+    def changes_heard(self) -> int:
+        """How many change notices this process has heard since it started (its LISTEN delivers them)."""
+        return self._changes
+
     # Called by the LISTEN loop.
     def changed(self) -> None:
         self._changes += 1
