@@ -311,7 +311,7 @@ class Backlog:
     async def sample(self, redis: queues.ArqRedis, conn: asyncpg.Connection) -> dict[str, Any]:
         queued = await redis.zcard(self.queue)
         sent = await conn.fetchval(
-            "SELECT count(*) FROM notify.notifications WHERE reason = 'adoption_lagging' AND status = 'sent'"
+            "SELECT count(*) FROM notify.notifications WHERE kind = 'adoption_lagging' AND status = 'sent'"
         )
         return {"at": time.time(), "queued": queued, "nudge_notifications_sent": sent}
 
