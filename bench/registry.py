@@ -15,7 +15,7 @@ Figures: throughput with 64 clients in a closed loop, and p50/p99 latency at a f
 registers unit ``n % units`` with a name and phone carrying ``n``, so every registration differs from
 the active one and must answer 201 with a new version; the bench checks that against the database.
 
-Targets: throughput registry/ceiling >= 0.4; registry p99 <= 4 x ceiling p99 at 200 rps; the registry's
+Targets: throughput registry/ceiling >= 0.5; registry p99 <= 4 x ceiling p99 at 200 rps; the registry's
 peak RSS (VmHWM, from /proc/PID/status) <= 150 MiB. Results go to ``bench/results/registry-<time>.json``
 (server logs to ``bench/results/logs/``); exit status 1 if a target or a sanity check fails. The
 database, Redis keys and processes are removed in every case, Ctrl-C and errors included.
@@ -39,7 +39,7 @@ from bench.environment import BenchEnv, postgres_version
 from bench.processes import ROOT, Server, machine_busy_seconds, postgres_backends_cpu, run_loadgen
 
 RESULTS = ROOT / "bench" / "results"
-MIN_THROUGHPUT_RATIO = 0.4
+MIN_THROUGHPUT_RATIO = 0.5  # with the shared rate limits on (the bench key carries the highest limit)
 MAX_P99_RATIO = 4.0
 MAX_PEAK_RSS_MIB = 150.0
 NOISE_PCT = 15  # CPU of other processes (% of one core) above which a run is flagged as noisy
