@@ -1,6 +1,7 @@
-# The registry (API and its worker). Build from the repository root:
-#   docker build -f services/api/Dockerfile .
-# The same image runs the HTTP app (default command) and the worker (python -m services.api.worker).
+# One image for every service of the system: the registry, the notifier and the adoption service,
+# each an HTTP app and a worker, plus the `ioc` command. What a container runs is its command
+# (docker-compose.yml and deploy/ name one per container). Build from the repository root:
+#   docker build -t ioc-halong/app .
 
 # --- build: the locked dependencies and the project, compiled, in a virtual environment
 FROM python:3.11-slim-bookworm AS build
@@ -20,9 +21,8 @@ COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 IOC_LOG_JSON=true
 WORKDIR /app
 USER ioc
-EXPOSE 8000
-HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-m", "shared.healthcheck", "http", "http://127.0.0.1:8000/healthz"]
+EXPOSE 8000 8001 8002
 # uvicorn and arq both finish in-flight work on SIGTERM before they exit.
 STOPSIGNAL SIGTERM
+# Without a command of its own, a container runs the registry's HTTP app.
 CMD ["uvicorn", "services.api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--no-access-log", "--proxy-headers"]
