@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 import asyncpg
 import redis.asyncio as aioredis
 
-from shared.db import asyncpg_dsn
 from shared.queues import queue_name
 from shared.settings import CommonSettings
 
@@ -71,6 +70,8 @@ def _migrations(target: str) -> tuple[ScriptDirectory, str]:
 async def schemas_behind(targets: list[str], database_url: str) -> list[str]:
     """The targets whose schema is not yet at this image's newest migration (nor past it); each as
     ``schema (database revision → image's)``. A database that does not answer counts as behind."""
+    from shared.db import asyncpg_dsn  # here, as Alembic: the other checks start without SQLAlchemy
+
     behind = []
     try:
         connection = await asyncpg.connect(asyncpg_dsn(database_url), timeout=5)
