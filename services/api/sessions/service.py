@@ -41,7 +41,7 @@ RETURNING failures
 _LOCK = text("""
 UPDATE auth.sign_in_failures
 SET locked_until = now() + CAST(:window AS interval), failures = 0, window_started_at = now()
-WHERE login = :login AND client_address = :address RETURNING locked_until
+WHERE login = :login AND client_address = :address
 """)
 
 
@@ -83,11 +83,10 @@ async def sign_in(
         reason = "unknown_login" if person is None else "disabled" if matches else "wrong_password"
         record(session, "sign_in_failed", login=key, address=address, reason=reason)
         failures = await session.scalar(_FAIL, {"login": key, "address": address, "window": window})
-        locked = None
-        if failures is not None and failures >= settings.sign_in_max_failures:
-            locked = await session.scalar(_LOCK, {"login": key, "address": address, "window": window})
+        if failures is not None and failures >= settings.sign_in_max_failures:  # the next attempts are locked
+            await session.execute(_LOCK, {"login": key, "address": address, "window": window})
         await session.commit()
-        raise _failed() if locked is None else _locked(locked, now)
+        raise _failed()
     token = new_session_token()
     row = SignInSession(
         id=uuid.uuid4(),
