@@ -9,6 +9,7 @@ redis-sentinel package runs). Every server and sentinel asks for a password, so 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -38,32 +39,42 @@ sentinel auth-pass {master} {password}
 sentinel down-after-milliseconds {master} {down_after}
 sentinel failover-timeout {master} {failover_timeout}
 sentinel parallel-syncs {master} 1
+sentinel myid {myid}
+sentinel known-replica {master} 127.0.0.1 {replica_port}
+{known_sentinels}
 """
 
 
 class SentinelServer:
-    """One sentinel; it rewrites its configuration file as it learns, so the file is its own."""
+    """One sentinel; it rewrites its configuration file as it learns, so the file is its own. It is
+    told its peers and the replica up front (what it would otherwise learn within seconds)."""
 
-    def __init__(self, binary: str, directory: Path, primary_port: int) -> None:
-        self.binary, self.port = binary, free_port()
+    def __init__(self, binary: str, directory: Path) -> None:
+        self.binary, self.port, self.myid = binary, free_port(), secrets.token_hex(20)
         self.conf = directory / f"sentinel-{self.port}.conf"
+        self.client = aioredis.Redis(
+            port=self.port, password=SENTINEL_PASSWORD, socket_timeout=2, decode_responses=True
+        )
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def configure(self, primary_port: int, replica_port: int, peers: list[SentinelServer]) -> None:
+        known = "\n".join(f"sentinel known-sentinel {MASTER} 127.0.0.1 {p.port} {p.myid}" for p in peers)
         self.conf.write_text(
             SENTINEL_CONF.format(
                 port=self.port,
-                dir=directory,
+                dir=self.conf.parent,
                 master=MASTER,
                 primary_port=primary_port,
+                replica_port=replica_port,
                 quorum=QUORUM,
                 password=PASSWORD,
                 sentinel_password=SENTINEL_PASSWORD,
                 down_after=DOWN_AFTER_MS,
                 failover_timeout=FAILOVER_TIMEOUT_MS,
+                myid=self.myid,
+                known_sentinels=known,
             )
         )
-        self.client = aioredis.Redis(
-            port=self.port, password=SENTINEL_PASSWORD, socket_timeout=2, decode_responses=True
-        )
-        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self._process = subprocess.Popen(
@@ -82,13 +93,16 @@ class SentinelTopology:
 
     def __init__(self, binary: str) -> None:
         self._directory = tempfile.TemporaryDirectory(prefix="ioc-test-sentinel-")
-        self.primary = RedisServer(binary, password=PASSWORD, args=["--masterauth", PASSWORD])
+        # A replica's first sync starts at once (not after the default 5 s wait for more replicas).
+        options = ["--masterauth", PASSWORD, "--repl-diskless-sync-delay", "0"]
+        self.primary = RedisServer(binary, password=PASSWORD, args=options)
         self.replica = RedisServer(
-            binary,
-            password=PASSWORD,
-            args=["--masterauth", PASSWORD, "--replicaof", "127.0.0.1", str(self.primary.port)],
+            binary, password=PASSWORD, args=[*options, "--replicaof", "127.0.0.1", str(self.primary.port)]
         )
-        self.sentinels = [SentinelServer(binary, Path(self._directory.name), self.primary.port) for _ in range(3)]
+        self.sentinels = [SentinelServer(binary, Path(self._directory.name)) for _ in range(3)]
+        for sentinel in self.sentinels:
+            peers = [other for other in self.sentinels if other is not sentinel]
+            sentinel.configure(self.primary.port, self.replica.port, peers)
 
     @property
     def addresses(self) -> str:
