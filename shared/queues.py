@@ -8,9 +8,10 @@ A worker process (:class:`WorkerProcess`) takes jobs from one or more queues, on
 and outlives Redis: arq's worker exits when its connection breaks, so each one runs under a loop that
 lets its running jobs finish, waits (with backoff) until Redis answers again and starts a fresh
 worker. A Sentinel failover is one such outage: the fresh worker's connections go to the new master
-(``shared.redis_clients``). ``ioc_worker_redis_up`` and ``ioc_worker_redis_reconnects_total`` on the process's metrics
-port show it. What Redis lost meanwhile comes back from PostgreSQL: the outboxes resend what their
-consumers never acknowledged, and the notifier's sweeper resends its stuck notifications.
+(``shared.redis_clients``). ``ioc_worker_redis_up`` and ``ioc_worker_redis_reconnects_total`` on the
+process's metrics port show it. What Redis lost meanwhile comes back from PostgreSQL: the outboxes
+resend what their consumers never acknowledged, and the notifier's sweeper resends its stuck
+notifications.
 """
 
 from __future__ import annotations
