@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 import redis.asyncio as aioredis
 
+from shared import redis_clients
 from shared.queues import queue_name
 from shared.settings import CommonSettings
 
@@ -47,7 +48,7 @@ def check_http(url: str) -> bool:
 
 async def check_worker(service: str) -> bool:
     settings = CommonSettings()
-    client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=3)
+    client = redis_clients.client(settings, timeout=3)
     try:
         return bool(await client.exists(f"{queue_name(settings, service)}:health-check"))
     except (OSError, aioredis.RedisError):

@@ -7,9 +7,11 @@ contracts on both sides.
 A worker process (:class:`WorkerProcess`) takes jobs from one or more queues, one arq worker each,
 and outlives Redis: arq's worker exits when its connection breaks, so each one runs under a loop that
 lets its running jobs finish, waits (with backoff) until Redis answers again and starts a fresh
-worker. ``ioc_worker_redis_up`` and ``ioc_worker_redis_reconnects_total`` on the process's metrics
-port show it. What Redis lost meanwhile comes back from PostgreSQL: the outboxes resend what their
-consumers never acknowledged, and the notifier's sweeper resends its stuck notifications.
+worker. A Sentinel failover is one such outage: the fresh worker's connections go to the new master
+(``shared.redis_clients``). ``ioc_worker_redis_up`` and ``ioc_worker_redis_reconnects_total`` on the
+process's metrics port show it. What Redis lost meanwhile comes back from PostgreSQL: the outboxes
+resend what their consumers never acknowledged, and the notifier's sweeper resends its stuck
+notifications.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from arq.cron import CronJob
 from arq.worker import Function, Worker
 from prometheus_client import Counter, Gauge, start_http_server
 from pydantic import ValidationError
-from redis.asyncio import ConnectionPool
 
+from shared import redis_clients
 from shared.contracts import ADOPTION, JOB_MESSAGES, LANES, NOTIFIER, REGISTRY, Message
 from shared.logs import configure_logging
 from shared.loops import Backoff, Tasks, repeat
@@ -72,15 +74,11 @@ def deserialize(raw: bytes) -> dict[str, Any]:
 
 
 def client(settings: CommonSettings) -> ArqRedis:
-    """A Redis client for enqueueing. It connects on first use and again after a failure, so it may be
-    created while Redis is down; each command fails fast (``redis_timeout_seconds``) meanwhile."""
-    pool = ConnectionPool.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-    )
-    redis = ArqRedis(pool, job_serializer=serialize, job_deserializer=deserialize)
-    redis.auto_close_connection_pool = True  # what Redis.from_pool does: aclose() closes the pool too
+    """A Redis client for enqueueing (the one server, or the master the sentinels name). It connects on
+    first use and again after a failure, so it may be created while Redis is down or failing over;
+    each command fails fast (``redis_timeout_seconds``) meanwhile."""
+    redis = redis_clients.client(settings, redis_class=ArqRedis)
+    redis.job_serializer, redis.job_deserializer = serialize, deserialize
     return redis
 
 

@@ -6,7 +6,7 @@ services read settings through their own cached ``get_settings()``.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +19,14 @@ class CommonSettings(BaseSettings):
         description="SQLAlchemy URL; a service may override it with its own IOC_<SERVICE>_DATABASE_URL",
     )
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Redis behind Sentinel: "host:port,host:port,..." of the sentinels (empty: IOC_REDIS_URL is the
+    # server). The sentinels name the master of ``redis_sentinel_master``; IOC_REDIS_URL then gives
+    # only the database number. Clients follow the master when it moves (shared.redis_clients).
+    redis_sentinels: str = ""
+    redis_sentinel_master: str = "mymaster"
+    # The Redis servers' password (requirepass), unless IOC_REDIS_URL carries one; the sentinels' own.
+    redis_password: SecretStr = SecretStr("")
+    redis_sentinel_password: SecretStr = SecretStr("")
     queue_prefix: str = Field("ioc", description="prefix of every arq queue name (tests use their own)")
     log_level: str = "INFO"
     log_json: bool = True
@@ -72,6 +80,23 @@ class CommonSettings(BaseSettings):
     # A person's session token (POST /v1/sessions on the registry) expires after this many hours without
     # a request on any service; every service checks it.
     session_idle_hours: float = 12.0
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinel_addresses(cls, value: str) -> str:
+        for address in filter(None, (part.strip() for part in value.split(","))):
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"IOC_REDIS_SENTINELS: {address!r} is not host:port")
+        return value
+
+    def redis_sentinel_addresses(self) -> list[tuple[str, int]]:
+        """The sentinels as (host, port) pairs; empty when Redis is a single server."""
+        addresses = []
+        for address in filter(None, (part.strip() for part in self.redis_sentinels.split(","))):
+            host, _, port = address.rpartition(":")
+            addresses.append((host.strip("[]"), int(port)))
+        return addresses
 
     def rate_limits(self) -> dict[str, int]:
         """Requests a minute per key, by role name."""

@@ -15,13 +15,13 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import asyncpg
-import redis.asyncio as aioredis
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared import redis_clients
 from shared.auth import KeyCache, RateLimiter, Role
 from shared.db import asyncpg_dsn, create_engine, create_pg_pool, session_factory
 from shared.health import database_check, health_router, redis_check
@@ -77,11 +77,7 @@ def create_service_app(
         app.state.engine, app.state.sessions = engine, session_factory(engine)
         # Hot paths (key lookups, registrations) use asyncpg's own pool: no ORM, no greenlet hop.
         app.state.pg = await create_pg_pool(settings)
-        app.state.redis = aioredis.Redis.from_url(
-            settings.redis_url,
-            socket_timeout=settings.redis_timeout_seconds,
-            socket_connect_timeout=settings.redis_timeout_seconds,
-        )
+        app.state.redis = redis_clients.client(settings)
         if settings.rate_limit_shared:
             app.state.rate_limiter.attach(app.state.redis, queue_name(settings, service))
         cache: KeyCache = app.state.key_cache

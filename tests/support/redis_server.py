@@ -8,7 +8,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
@@ -24,16 +24,19 @@ class RedisServer:
     """A redis-server of the test's own, on a fixed port across restarts, keeping nothing on disk: a
     restart comes back empty, as after a crash without persistence or a failover to an empty replica."""
 
-    def __init__(self, binary: str) -> None:
-        self.binary, self.port = binary, free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+    def __init__(self, binary: str, *, password: str = "", args: Sequence[str] = ()) -> None:
+        """``password``: the server's requirepass (in ``url`` too); ``args``: more of its options."""
+        self.binary, self.port, self.args = binary, free_port(), list(args)
+        self.url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{self.port}/0"
+        if password:
+            self.args += ["--requirepass", password]
         self._directory = tempfile.TemporaryDirectory(prefix="ioc-test-redis-")
         self._process: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
         self._process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            + ["--dir", self._directory.name],
+            + ["--dir", self._directory.name, *self.args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -10,11 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
 import sys
-import time
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import pytest
@@ -29,11 +26,11 @@ from shared.settings import CommonSettings
 from tests.builders import auth, create_directive, create_key, create_unit, registration
 from tests.support.notifier import quiet_hours_away_from_now
 from tests.support.postgres_server import postgres_server
+from tests.support.processes import Processes, until
 from tests.support.redis_server import free_port, redis_server
 from tests.support.sms_gateway import Gateway, running
 from tests.support.smtp_server import SmtpServer
 
-ROOT = Path(__file__).resolve().parents[2]
 UNITS = 100
 REGISTRATIONS = 1000
 WARD_LIMIT = 30  # requests a minute for the ward key whose limit is checked across processes
@@ -96,46 +93,6 @@ def environment(database_url: str, redis_url: str, smtp: SmtpServer, gateway: Ga
     }
 
 
-class Processes:
-    """Child processes with their output in files (shown when the test fails)."""
-
-    def __init__(self, directory: Path, env: dict[str, str]) -> None:
-        self.directory, self.env = directory, env
-        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(self, name: str, *command: str) -> None:
-        log = open(self.directory / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
-        child = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        self.children.append((name, child))
-
-    def dead(self) -> list[str]:
-        return [name for name, child in self.children if child.poll() is not None]
-
-    def logs(self) -> str:
-        return "\n".join(
-            f"--- {path.name}\n{path.read_text(errors='replace')[-1500:]}"
-            for path in sorted(self.directory.glob("*.log"))
-        )
-
-    def stop(self) -> None:
-        for _, child in self.children:
-            child.terminate()
-        for _, child in self.children:
-            try:
-                child.wait(20)
-            except subprocess.TimeoutExpired:
-                child.kill()
-
-
-async def until(check, seconds: float, what: str, processes: Processes):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if result := await check():
-            return result
-        await asyncio.sleep(0.25)
-    pytest.fail(f"{what} did not happen within {seconds} s; dead: {processes.dead()}\n{processes.logs()}")
-
-
 async def test_two_of_each_app_behind_haproxy_lose_nothing_when_redis_restarts_empty(tmp_path):
     haproxy = shutil.which("haproxy")
     if haproxy is None:
@@ -166,21 +123,7 @@ async def test_two_of_each_app_behind_haproxy_lose_nothing_when_redis_restarts_e
             for name, module in APPS.items():
                 ports = [free_port(), free_port()]
                 for n, port in enumerate(ports):
-                    processes.start(
-                        f"{name}-{n}",
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        f"{module}:create_app",
-                        "--factory",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--no-access-log",
-                        "--log-level",
-                        "warning",
-                    )
+                    processes.app(f"{name}-{n}", module, port)
                 servers = "\n".join(f"    server {name}{n} 127.0.0.1:{p}" for n, p in enumerate(ports))
                 sections.append(SECTION.format(name=name, port=fronts[name], servers=servers))
             for module, count in WORKERS.items():
