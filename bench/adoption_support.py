@@ -353,7 +353,7 @@ async def seed(database_url: str, units: list[UnitSpec]) -> tuple[str, str]:
 
 
 EMPTY_EVENTS = (
-    "TRUNCATE adoption.events, adoption.batches, adoption.daily, adoption.unit_stats RESTART IDENTITY",
+    "TRUNCATE adoption.events, adoption.event_ids, adoption.batches, adoption.daily, adoption.unit_stats RESTART IDENTITY",
     "UPDATE adoption.state SET version = version + 1, changed_at = now() WHERE id = 1",
 )
 BUMP = "UPDATE adoption.state SET version = version + 1, changed_at = now() WHERE id = 1"

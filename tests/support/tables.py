@@ -25,6 +25,7 @@ REGISTRY = (
 )
 ADOPTION = (
     "adoption.events",
+    "adoption.event_ids",
     "adoption.batches",
     "adoption.daily",
     "adoption.unit_stats",
