@@ -43,7 +43,7 @@ class AdoptionSettings(CommonSettings):
     # Events are partitioned by month (partitions/): the worker makes this month's partition and this
     # many ahead, and with a retention drops the partitions of months before the last N (this month
     # counted; unset: keep every event). The aggregates keep their whole history either way.
-    adoption_event_months_ahead: int = Field(default=3, ge=0, le=24)
+    adoption_event_months_ahead: int = Field(default=1, ge=0, le=24)
     adoption_event_retention_months: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
