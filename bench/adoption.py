@@ -630,8 +630,12 @@ def main() -> int:
     run_id = time.strftime("%Y%m%d-%H%M%S")
     logs = RESULTS / "logs"
     env = BenchEnv(redis_url=ADOPTION_REDIS_URL)
-    # arq's cron job keys cannot be prefixed: the folding safety net's and the weekly job's.
-    env.extra_redis_patterns = ["arq:*adoption.batches.fold*", "arq:*adoption.weekly.notify*"]
+    # arq's cron job keys cannot be prefixed: the folding safety net's, the weekly job's, the partitions'.
+    env.extra_redis_patterns = [
+        "arq:*adoption.batches.fold*",
+        "arq:*adoption.weekly.notify*",
+        "arq:*adoption.partitions.keep*",
+    ]
     children: list[Child] = []
     result: dict[str, Any] = {"run_id": run_id, "config": vars(args)}
     started = time.monotonic()
