@@ -36,8 +36,8 @@ MODEL = {
     "event_pg_app_us": 10.0,
     "event_pg_worker_us": 8.0,
     "poll_body_fixed_ms": 0.3,
-    "poll_body_per_unit_ms": 0.002,
-    "poll_conditional_ms": 0.3,
+    "poll_body_per_unit_ms": 0.0005,
+    "poll_conditional_ms": 0.35,
 }
 TOLERANCE = 2.0
 
