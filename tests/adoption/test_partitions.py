@@ -14,12 +14,15 @@ from services.adoption.events.copy_stream import microseconds
 from services.adoption.events.writer import EventWriter
 from services.adoption.migrations import upgrade
 from services.adoption.partitions import service as partitions
-from services.adoption.partitions.repository import monthly
+from services.adoption.partitions.repository import Month, monthly
 from services.adoption.subjects import SubjectHasher, person_key
+from services.adoption.worker import build_worker
 from shared.db import asyncpg_dsn
+from shared.timeutil import vietnam_today
 from tests.adoption.builders import add_unit, event, fold, settled
 from tests.builders import auth, create_key
 from tests.support.databases import create_database, drop_database
+from tests.support.workers import running
 
 UNIT = "06652"
 
@@ -77,6 +80,16 @@ async def test_this_month_and_those_ahead_are_made_once(pg):
         assert await partitions.make_ahead(conn, date(2026, 12, 31), ahead=3) == []
         assert await partitions.make_ahead(conn, date(2027, 1, 1), ahead=3) == ["events_2027_04"]
         assert [m.name for m in await monthly(conn)] == made + ["events_2027_04"]
+
+
+async def test_the_worker_makes_this_months_partition_and_the_next_when_it_starts(adoption_settings, pg):
+    worker = build_worker(adoption_settings, poll_delay=0.05)
+    this_month = Month.of(vietnam_today())
+    async with running(worker):
+        async with asyncio.timeout(10):
+            while len(made := [m.name for m in await monthly(pg)]) < 2:
+                await asyncio.sleep(0.05)
+    assert made == [this_month.name, this_month.next().name]
 
 
 async def test_a_month_starts_at_midnight_vietnam_time(adoption, adoption_client, keys, pg):
