@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv || echo "$(HOME)/.local/bin/uv")
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run test install services bench lint
+.PHONY: run test install services bench bench-capacity lint
 
 install:  ## the virtual environment, exactly as uv.lock says (uv itself from PyPI if missing)
 	@command -v uv >/dev/null || test -x "$(UV)" || python3 -m pip install --user --quiet uv \
@@ -27,6 +27,9 @@ bench: install services  ## the four benchmarks, one after the other (~12 minute
 	$(UV) run --frozen python -m bench.notifier || r=1; \
 	$(UV) run --frozen python -m bench.adoption || r=1; \
 	$(UV) run --frozen python -m bench.lanes || r=1; exit $$r
+
+bench-capacity: install services  ## the capacity model's per-unit costs at two sizes (~5 minutes; docs/capacity.md)
+	@$(UV) run --frozen python -m bench.adoption_capacity
 
 lint: install  ## ruff (style and bugs) and mypy (types; strict on shared/)
 	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check . && $(UV) run --frozen mypy

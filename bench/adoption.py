@@ -84,6 +84,7 @@ from bench.adoption_support import (
     explain_hot_sql,
     hot_spots,
     make_dataset,
+    make_partitions,
     make_world,
     postgres_settings,
     seed,
@@ -118,6 +119,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--bump-every", type=float, default=1.0, help="seconds between version bumps, cold runs (1)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds the 1M ingest may take (300)")
     p.add_argument("--seed", type=int, default=984, help="of the event stream (984)")
+    p.add_argument(
+        "--older-months",
+        type=int,
+        default=0,
+        help="empty monthly partitions of events made before the stream's first month (0)",
+    )
     p.add_argument(
         "--profile",
         action="store_true",
@@ -623,8 +630,12 @@ def main() -> int:
     run_id = time.strftime("%Y%m%d-%H%M%S")
     logs = RESULTS / "logs"
     env = BenchEnv(redis_url=ADOPTION_REDIS_URL)
-    # arq's cron job keys cannot be prefixed: the folding safety net's and the weekly job's.
-    env.extra_redis_patterns = ["arq:*adoption.batches.fold*", "arq:*adoption.weekly.notify*"]
+    # arq's cron job keys cannot be prefixed: the folding safety net's, the weekly job's, the partitions'.
+    env.extra_redis_patterns = [
+        "arq:*adoption.batches.fold*",
+        "arq:*adoption.weekly.notify*",
+        "arq:*adoption.partitions.keep*",
+    ]
     children: list[Child] = []
     result: dict[str, Any] = {"run_id": run_id, "config": vars(args)}
     started = time.monotonic()
@@ -638,6 +649,8 @@ def main() -> int:
             env.create()
             upgrade_api(env.sqlalchemy_url)
             upgrade_adoption(env.sqlalchemy_url)
+            made = asyncio.run(make_partitions(env.dsn, args.days, older_months=args.older_months))
+            log(f"event partitions: {made[0]} to {made[-1]} ({len(made)})")
             log(f"generating {args.events} events ...")
             world = make_world(args.events, units=args.units, days=args.days, seed=args.seed)
             keys = asyncio.run(seed(env.sqlalchemy_url, world.units))

@@ -3,9 +3,10 @@
     uv run python -m bench.adoption_fold              # about 25 s
     uv run python -m bench.adoption_fold --explain    # and the plan of one fold, about halfway
 
-The same 1,000,000 events as ``bench/adoption.py`` (same stream, seed and batches of 1,000) are stored
-in a fresh database 18 batches at a time, and each time folded with ``fold_all`` (as the worker
-does under load: about 18,000 events a fold). Reported: the CPU time of the PostgreSQL backend during
+The same 1,000,000 events as ``bench/adoption.py`` (same stream, seed and batches of 1,000; the same
+monthly partitions, ``--older-months`` more before them) are stored in a fresh database 18 batches
+at a time, and each time folded with ``fold_all`` (as the worker does under load: about 18,000
+events a fold). Reported: the CPU time of the PostgreSQL backend during
 the folds, per event, overall and by stretch of the table's growth. There is no target: the figure
 to watch in the whole system is ``pg_worker`` in ``bench/adoption.py``, and this one moves the same
 way, with far less noise than the whole benchmark's ratio; two runs of one code still differ by a few
@@ -26,7 +27,15 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.adoption_support import CEILING_COLUMNS, Dataset, copy_rows, make_dataset, make_world, seed
+from bench.adoption_support import (
+    CEILING_COLUMNS,
+    Dataset,
+    copy_rows,
+    make_dataset,
+    make_partitions,
+    make_world,
+    seed,
+)
 from bench.environment import BenchEnv
 from bench.processes import process_cpu_seconds
 from services.adoption.aggregation import repository as fold_sql
@@ -45,6 +54,12 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Adoption: the fold's PostgreSQL CPU per event, alone.")
     p.add_argument("--events", type=int, default=1_000_000, help="events (1,000,000)")
     p.add_argument("--explain", action="store_true", help="write EXPLAIN (ANALYZE, BUFFERS) of the middle fold")
+    p.add_argument(
+        "--older-months",
+        type=int,
+        default=0,
+        help="empty monthly partitions of events made before the stream's first month (0)",
+    )
     return p.parse_args()
 
 
@@ -52,6 +67,8 @@ async def run(env: BenchEnv, args: argparse.Namespace) -> int:
     world = make_world(args.events)
     ds = make_dataset(world, "large")
     await seed(env.sqlalchemy_url, world.units)
+    made = await make_partitions(env.dsn, 60, older_months=args.older_months)
+    print(f"event partitions: {made[0]} to {made[-1]} ({len(made)}), and the default one")
     batches: dict[int, list[tuple]] = defaultdict(list)
     for row in copy_rows(world, ds, SubjectHasher(SUBJECT_KEY)):
         batches[row[1]].append(row)

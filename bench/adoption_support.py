@@ -352,8 +352,28 @@ async def seed(database_url: str, units: list[UnitSpec]) -> tuple[str, str]:
         await engine.dispose()
 
 
+async def make_partitions(dsn: str, days: int, *, older_months: int = 0, ahead: int = 1) -> list[str]:
+    """The events' monthly partitions a worker running all along would hold: from the month of the
+    stream's first day (``days`` ago; ``older_months`` more before it) to the next month (the default)."""
+    from services.adoption.partitions import service as partitions
+    from services.adoption.partitions.repository import Month
+    from shared.timeutil import vietnam_today
+
+    today = vietnam_today()
+    first = Month.of(today - timedelta(days=days + 1))
+    for _ in range(older_months):
+        first = first.previous()
+    months = (today.year - first.first.year) * 12 + today.month - first.first.month
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await partitions.make_ahead(conn, first.first, ahead=months + ahead)
+    finally:
+        await conn.close()
+
+
 EMPTY_EVENTS = (
-    "TRUNCATE adoption.events, adoption.batches, adoption.daily, adoption.unit_stats RESTART IDENTITY",
+    "TRUNCATE adoption.events, adoption.event_ids, adoption.batches, adoption.daily, adoption.unit_stats"
+    " RESTART IDENTITY",
     "UPDATE adoption.state SET version = version + 1, changed_at = now() WHERE id = 1",
 )
 BUMP = "UPDATE adoption.state SET version = version + 1, changed_at = now() WHERE id = 1"

@@ -1,8 +1,9 @@
 """The adoption service's tables (schema ``adoption``).
 
-Events are kept (deduplicated by ``event_id``, subjects only as keyed hashes); everything the metrics
-read is an aggregate kept current by the worker: ``unit_stats`` (a row per unit and audience) and
-``daily`` (the net change of adopted people per unit, audience and Vietnam day).
+Events are kept (deduplicated by ``event_id``, subjects only as keyed hashes), partitioned by month and
+dropped past the retention; everything the metrics read is an aggregate kept current by the worker:
+``unit_stats`` (a row per unit and audience) and ``daily`` (the net change of adopted people per unit,
+audience and Vietnam day).
 """
 
 from __future__ import annotations
@@ -99,8 +100,19 @@ class Batch(Base):
     aggregated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class EventId(Base):
+    """An event id stored once: the dedupe of events (the partitioned ``events`` cannot hold a unique
+    key on ``event_id`` alone, ``docs/decisions.md``). Forgotten with the event's month by the retention."""
+
+    __tablename__ = "event_ids"
+
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
 class Event(Base):
-    """A stored event: deduplicated by ``event_id``, its subject a keyed hash (``subjects.py``)."""
+    """A stored event, its subject a keyed hash (``subjects.py``), in the partition of its month
+    (Vietnam time) of ``occurred_at``, or the default partition (``partitions/``). Its id is in
+    ``event_ids``."""
 
     __tablename__ = "events"
     __table_args__ = (
@@ -109,9 +121,13 @@ class Event(Base):
         # A person's timeline, read when their adoption is recomputed (person: see subjects.person_key);
         # the batch lets the fold pass over events not folded yet on the index's entries (a0004).
         Index("ix_events_person", "person", "occurred_at", "batch_id"),
+        {"postgresql_partition_by": "RANGE (occurred_at)"},
     )
+    # The table has no primary key (partitioned, its unique keys would have to hold occurred_at);
+    # the ORM needs one, and (event_id, occurred_at) is unique (event_ids).
+    __mapper_args__ = {"primary_key": ["event_id", "occurred_at"]}
 
-    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(100))
     batch_id: Mapped[int] = mapped_column(BigInteger, index=True)
     unit_code: Mapped[str] = mapped_column(String(32))
     subject_hash: Mapped[bytes] = mapped_column(LargeBinary(32), doc="HMAC-SHA256 of the subject, never the subject")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from shared.settings import CommonSettings
 
@@ -39,6 +39,12 @@ class AdoptionSettings(CommonSettings):
     # are rewritten however few events it holds), so fewer, larger folds cost less an event
     # (docs/performance.md). A quiet service still folds each batch at once.
     aggregate_interval_seconds: float = 0.2
+
+    # Events are partitioned by month (partitions/): the worker makes this month's partition and this
+    # many ahead, and with a retention drops the partitions of months before the last N (this month
+    # counted; unset: keep every event). The aggregates keep their whole history either way.
+    adoption_event_months_ahead: int = Field(default=1, ge=0, le=24)
+    adoption_event_retention_months: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _checks(self) -> AdoptionSettings:

@@ -1,5 +1,6 @@
 """The adoption service's worker: folds ingested events into the aggregates, keeps the unit directory
-in step with the registry, and decides the weekly nudges and digest (sent through its outbox).
+in step with the registry, decides the weekly nudges and digest (sent through its outbox), and keeps
+the events' monthly partitions (made ahead, dropped past the retention).
 
 Run with ``python -m services.adoption.worker``. Folding wakes on PostgreSQL NOTIFY (a batch
 committed) and also polls, in case a notice was missed.
@@ -16,6 +17,7 @@ import structlog
 
 from services.adoption.aggregation import service as aggregation
 from services.adoption.models import idempotency_keys, outbox
+from services.adoption.partitions import service as partitions
 from services.adoption.settings import AdoptionSettings, get_settings
 from services.adoption.units.service import apply_unit_change
 from services.adoption.weekly import service as weekly
@@ -25,6 +27,7 @@ from shared.db import asyncpg_dsn, create_engine, create_pg_pool, session_factor
 from shared.loops import repeat
 from shared.outbox import Relay
 from shared.pglisten import listen_forever
+from shared.timeutil import vietnam_today
 
 log = structlog.get_logger("adoption.worker")
 INGESTED = "adoption_ingested"
@@ -91,6 +94,19 @@ async def weekly_notices(ctx: dict[str, Any]) -> int:
     return await weekly.send_weekly(ctx["sessions"], ctx["pg"], ctx["settings"])
 
 
+async def keep_partitions(ctx: dict[str, Any]) -> partitions.Kept:
+    """adoption.partitions.keep: this month's partition and those ahead made, those past the retention
+    dropped (at start, then hourly: a month's partition exists long before its first event)."""
+    settings: AdoptionSettings = ctx["settings"]
+    async with ctx["pg"].acquire() as conn:
+        return await partitions.keep(
+            conn,
+            vietnam_today(),
+            ahead=settings.adoption_event_months_ahead,
+            retention_months=settings.adoption_event_retention_months,
+        )
+
+
 def build_worker(settings: AdoptionSettings | None = None, **options: Any) -> queues.WorkerProcess:
     settings = settings or get_settings()
 
@@ -116,6 +132,15 @@ def build_worker(settings: AdoptionSettings | None = None, **options: Any) -> qu
         functions=[queues.consumer_job(UnitChanged.job, unit_changed), outbox.acknowledge_job()],
         cron_jobs=[
             queues.cron(fold_batches, name="adoption.batches.fold", second=45, unique=True, timeout=50),
+            queues.cron(
+                keep_partitions,
+                name="adoption.partitions.keep",
+                minute=20,
+                second=0,
+                unique=True,
+                timeout=600,
+                run_at_startup=True,
+            ),
             queues.cron(weekly_notices, name="adoption.weekly.notify", minute=5, second=0, unique=True, timeout=60),
             outbox.purge_job(),
             idempotency.purge_job(idempotency_keys),

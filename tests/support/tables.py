@@ -30,6 +30,7 @@ REGISTRY = (
 )
 ADOPTION = (
     "adoption.events",
+    "adoption.event_ids",
     "adoption.batches",
     "adoption.daily",
     "adoption.unit_stats",

@@ -77,3 +77,9 @@ def binary_copy(rows: list[EventRow], batch_id: int) -> bytes:
         packer = _packers.get(lengths) or _packer(*lengths)
         packed.append(packer.pack(8, person, 8, occurred_at, 32, subject_hash, na, a, nt, t, nu, u, ne, e))
     return b"".join((_HEADER, prefix, prefix.join(packed), _TRAILER))
+
+
+def binary_copy_ids(rows: list[EventRow]) -> bytes:
+    """The COPY stream of ``rows``' event ids, the one column of ``event_ids``."""
+    ids = [row[0].encode() for row in rows]
+    return b"".join((_HEADER, b"".join(struct.pack(">hi", 1, len(e)) + e for e in ids), _TRAILER))

@@ -1,0 +1,1 @@
+"""The events' monthly partitions: made ahead, dropped past the retention."""
