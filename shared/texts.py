@@ -226,6 +226,10 @@ FIELD_MESSAGES: dict[str, tuple[str, str]] = {
         "Hạn chót phải sau ngày ban hành ({issued_on}).",
         "The deadline must be after the issue date ({issued_on}).",
     ),
+    "operation_before_issue": (
+        "Thời điểm vận hành không được trước ngày ban hành ({issued_on}).",
+        "Operation cannot start before the issue date ({issued_on}).",
+    ),
     "parent_unknown": ("Không có đơn vị cha mã {code}.", "There is no parent unit with code {code}."),
     "parent_self": ("Đơn vị không thể là cha của chính nó.", "A unit cannot be its own parent."),
     "role_needs_unit": (
@@ -290,6 +294,7 @@ RULE_CODES = frozenset(
         "unit_codes_duplicate",  # the same unit twice, in another case
         "unit_not_addressed",  # the directive does not address the unit
         "deadline_before_issue",  # another field
+        "operation_before_issue",  # another field
         "parent_unknown",  # no unit has that code
         "parent_self",  # another field
         "role_needs_unit",  # another field

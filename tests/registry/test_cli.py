@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from services.api.units import service as units
 from tests.builders import create_unit
 from tests.support.cli import ioc
 
@@ -56,3 +57,11 @@ async def test_fresh_demo_keys_replace_the_old_ones_in_the_keys_file(client, reg
     assert first != second
     assert (await client.get("/v1/units", headers={"Authorization": f"Bearer {first}"})).status_code == 401
     assert (await client.get("/v1/units", headers={"Authorization": f"Bearer {second}"})).status_code == 200
+
+
+async def test_the_demo_seed_gives_a_ward_named_with_brackets_a_valid_address(db, registry_settings, tmp_path):
+    await create_unit(db, "99001", name="Phường Hà Phong (mới)")
+    assert (await ioc(registry_settings, tmp_path, "seed", "demo")).returncode == 0
+    async with db() as session:
+        unit = await units.get_unit(session, "99001")
+    assert unit.email == "ubnd.haphongmoi@halong.example"

@@ -28,7 +28,7 @@ async def create_directive(
     if data.deadline <= vietnam_midnight(data.issued_on):
         errors.append(FieldError("deadline", "deadline_before_issue", issued_on=data.issued_on.isoformat()))
     if data.operation_starts_at is not None and data.operation_starts_at < vietnam_midnight(data.issued_on):
-        errors.append(FieldError("operation_starts_at", "deadline_before_issue", issued_on=data.issued_on.isoformat()))
+        errors.append(FieldError("operation_starts_at", "operation_before_issue", issued_on=data.issued_on.isoformat()))
     duplicates = sorted({c for c in data.unit_codes if data.unit_codes.count(c) > 1})
     if duplicates:
         errors.append(FieldError("unit_codes", "unit_codes_duplicate", codes=", ".join(duplicates)))

@@ -51,5 +51,6 @@ class RegistrationOut(ResponseModel):
     withdraw_reason: str | None = None
 
 
-# The fields a ward app sends; two registrations with equal values are the same nomination.
-NOMINATION_FIELDS = ("full_name", "position", "phone", "email", "note")
+# What a registration nominates: every field a ward app sends but the directive and the unit it is
+# for. Two registrations with equal values are the same nomination.
+NOMINATION_FIELDS = tuple(name for name in RegistrationCreate.model_fields if name not in ("directive_id", "unit_code"))

@@ -11,6 +11,7 @@ Running it again changes nothing that is already there. People, phones and e-mai
 from __future__ import annotations
 
 import random
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -197,7 +198,10 @@ async def _ward_contacts(session: AsyncSession, rng: random.Random) -> None:
     """GSO lists carry no contacts: give each ward and commune an official address and a headcount."""
     for unit in await units.list_units(session, active=True):
         if unit.kind in ("ward", "commune", "town") and unit.email is None:
-            slug = fold_for_search(unit.name).replace("phuong ", "").replace("xa ", "").replace(" ", "")
+            # Letters and digits of the name without its kind ("Phường Hà Phong" → "haphong"), so that
+            # any name, brackets and all, makes a valid address; the unit's code when none is left.
+            name = fold_for_search(unit.name).removeprefix("phuong ").removeprefix("xa ")
+            slug = re.sub(r"[^a-z0-9]", "", name)[:40] or unit.code.lower()
             await units.update_unit(
                 session,
                 unit.code,
