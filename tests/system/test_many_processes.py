@@ -93,6 +93,8 @@ def environment(database_url: str, redis_url: str, smtp: SmtpServer, gateway: Ga
     }
 
 
+# Eleven processes start and 1,000 registrations go through them; the test's own waits bound each step.
+@pytest.mark.timeout(600)
 async def test_two_of_each_app_behind_haproxy_lose_nothing_when_redis_restarts_empty(tmp_path):
     haproxy = shutil.which("haproxy")
     if haproxy is None:
