@@ -4,6 +4,9 @@ token endpoint, the SMS gateway and the SMTP server."""
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 from datetime import timedelta
 
 import httpx
@@ -20,7 +23,7 @@ from services.notifier.zalo_templates import cut, render_zalo, template_for
 from services.notifier.zalo_tokens import ZaloTokens
 from shared.timeutil import to_vietnam, utcnow
 from tests.notifier import builders
-from tests.support.notifier import and_idle, enqueue, run_worker_until
+from tests.support.notifier import and_idle, enqueue, run_worker_until, worker_environment
 from tests.support.workers import running
 
 PHONE, ZALO_PHONE, NATIONAL = "+84912345678", "84912345678", "0912345678"
@@ -224,3 +227,55 @@ async def follow_up(settings, pg) -> int:
         made = await sender.follow_up_unconfirmed()
     await redis.aclose()
     return made
+
+
+async def test_a_worker_killed_mid_send_sends_neither_channel_twice(zalo_settings, notifier_db, smtp, gateway, zns):
+    # Half the people use Zalo; ZNS is slow, so that the kill lands while some wait on it. ZNS does
+    # not recognise a repeated tracking_id: what was in flight at the kill must not go by Zalo again.
+    zns.delay_seconds = gateway.delay_seconds = 0.05
+    people = 30
+    for i in range(people):
+        phone = f"+8491234{i:04d}"
+        if i % 2:
+            zns.non_zalo.add(phone.lstrip("+"))
+        await enqueue(zalo_settings, builders.go_live(builders.focal_point(f"Cán bộ {i}", phone=phone)))
+    env = {**worker_environment(zalo_settings), "IOC_LANE_DB_POOL_SIZE": "3"}
+
+    async def sent() -> int:
+        return sum(r.status in FINAL for r in await rows(notifier_db) if r.channel != "email")
+
+    first = subprocess.Popen([sys.executable, "-m", "services.notifier.worker"], env=env)
+    try:
+        for _ in range(600):
+            if await sent() >= 8:
+                break
+            await asyncio.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+
+    async def everyone_told() -> bool:
+        current = await rows(notifier_db)
+        phones = {r.recipient for r in current if r.channel != "email" and r.status in ("sent", "delivered")}
+        return len(phones) == people and all(r.status in FINAL for r in current)
+
+    second = subprocess.Popen([sys.executable, "-m", "services.notifier.worker"], env=env)
+    try:
+        for _ in range(1200):
+            if await everyone_told():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            left = [(r.channel, r.status, r.last_error) for r in await rows(notifier_db) if r.status not in FINAL]
+            told = {r.recipient for r in await rows(notifier_db) if r.status in ("sent", "delivered")}
+            raise AssertionError(f"not everyone was told: {len(told)} told, waiting: {left}")
+    finally:
+        second.terminate()
+        second.wait(timeout=20)
+
+    tracking = [m["tracking_id"] for m in zns.accepted]
+    assert len(tracking) == len(set(tracking)) and len({m["phone"] for m in zns.accepted}) == len(zns.accepted)
+    assert len({m["Phone"] for m in gateway.accepted.values()}) == len(gateway.accepted)
+    assert len(zns.accepted) + len(gateway.accepted) >= people

@@ -73,15 +73,15 @@ ZALO_EVENT_BODY = {
             "schema": {
                 "type": "object",
                 "properties": {
-                    "app_id": {"type": "string", "description": "the Zalo app (IOC_ZALO_APP_ID)"},
-                    "event_name": {"type": "string", "description": "user_received_message"},
-                    "timestamp": {"type": ["string", "integer"], "description": "milliseconds, signed"},
+                    "app_id": {"type": ["string", "null"], "description": "the Zalo app (IOC_ZALO_APP_ID)"},
+                    "event_name": {"type": ["string", "null"], "description": "user_received_message"},
+                    "timestamp": {"type": ["string", "integer", "null"], "description": "milliseconds, signed"},
                     "message": {
-                        "type": "object",
+                        "type": ["object", "null"],
                         "properties": {
-                            "msg_id": {"type": "string", "description": "ZNS's id of the message"},
-                            "tracking_id": {"type": "string", "description": "our notification id, as sent"},
-                            "delivery_time": {"type": ["string", "integer"]},
+                            "msg_id": {**_FIELDS, "description": "ZNS's id of the message"},
+                            "tracking_id": {**_FIELDS, "description": "our notification id, as sent"},
+                            "delivery_time": {"type": ["string", "integer", "null"]},
                         },
                     },
                 },
