@@ -33,7 +33,7 @@ def gio(value: datetime | str) -> str:
 
 
 def gio_ngay(value: datetime | str) -> str:
-    """"09:15 14/02/2020": the form of a ZNS time parameter (at most 20 characters)."""
+    """The form of a ZNS time parameter, "09:15 14/02/2020" (at most 20 characters)."""
     return _moment(value).strftime("%H:%M %d/%m/%Y")
 
 

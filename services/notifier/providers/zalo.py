@@ -20,6 +20,8 @@ Failures are classified for the caller (``sending.py``):
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import orjson
 import structlog
@@ -85,9 +87,9 @@ class ZnsProvider:
             error = int(answer.get("error"))
         except (ValueError, TypeError, AttributeError):
             raise TemporaryFailure(self.name, f"HTTP {response.status_code}: not a ZNS answer") from None
-        data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
+        data = _object(answer.get("data"))
         if error == ACCEPTED and response.status_code == 200:
-            quota = data.get("quota") if isinstance(data.get("quota"), dict) else {}
+            quota = _object(data.get("quota"))
             if str(quota.get("remainingQuota", "")).isdigit():
                 QUOTA.set(int(quota["remainingQuota"]))
             return Accepted(self.name, str(data.get("msg_id") or "") or None)
@@ -98,6 +100,10 @@ class ZnsProvider:
 
     async def close(self) -> None:
         return None
+
+
+def _object(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _token_refused(response: httpx.Response) -> bool:

@@ -78,7 +78,7 @@ async def record_zalo(session: AsyncSession, event: dict[str, Any]) -> bool:
     receipts are kept; other events (a follower's message...) are not this service's."""
     if event.get("event_name") != ZALO_DELIVERED:
         return False
-    message = event.get("message") if isinstance(event.get("message"), dict) else {}
+    message: dict[str, Any] = event["message"] if isinstance(event.get("message"), dict) else {}
     tracking, msg_id = field(message, "tracking_id"), field(message, "msg_id")
     our_id = None
     if tracking:
