@@ -588,13 +588,13 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="ioc-bench-") as tmp:
             print(f"setting up database {env.database} ...", file=sys.stderr, flush=True)
             env.setup_notifier()
+            pg_version = asyncio.run(postgres_version())
             sinks = {kind: Sink(kind, logs / f"{run_id}-notifier-{kind}-sink.log") for kind in ("smtp", "sms", "zns")}
             for sink in sinks.values():
                 children.append(sink)
                 sink.start()
             for mode in modes:
                 runs[mode] = run_mode(mode, env, args, sinks, tmp, run_id, children)
-            pg_version = asyncio.run(postgres_version())
     finally:
         print("cleaning up ...", file=sys.stderr, flush=True)
         for child in reversed(children):
