@@ -263,14 +263,9 @@ async def test_a_worker_killed_mid_send_sends_neither_channel_twice(zalo_setting
 
     second = subprocess.Popen([sys.executable, "-m", "services.notifier.worker"], env=env)
     try:
-        for _ in range(1200):
-            if await everyone_told():
-                break
-            await asyncio.sleep(0.05)
-        else:
-            left = [(r.channel, r.status, r.last_error) for r in await rows(notifier_db) if r.status not in FINAL]
-            told = {r.recipient for r in await rows(notifier_db) if r.status in ("sent", "delivered")}
-            raise AssertionError(f"not everyone was told: {len(told)} told, waiting: {left}")
+        async with asyncio.timeout(180):  # the sweeper resends what the kill left, 2 s after
+            while not await everyone_told():
+                await asyncio.sleep(0.1)
     finally:
         second.terminate()
         second.wait(timeout=20)
