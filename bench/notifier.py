@@ -24,8 +24,15 @@ One run, in this order:
    SMTP connections as ``IOC_SMTP_CONNECTIONS``. Its clock runs from its first send to its last answer
    (connections opened beforehand, as the worker's engine and clients are before the first job).
 
-Targets: notifier rate / ceiling rate >= 0.5; no duplicate at either sink; the worker's peak RSS
-(VmHWM, from /proc/PID/status) <= 200 MiB. Sanity: every notification sent exactly once, none failed
+The mixed run (``--mode mixed``, or ``both``, the default, after the SMS-only run on the same
+database, emptied in between): Zalo on, against a ZNS-shaped sink (``bench/sinks.py`` ``zns``, with
+its token endpoint) on which half the recipients are Zalo users; each GoLive then gives an e-mail and
+a Zalo notification, and for the other half the SMS that replaces a refused ZNS message. Each person
+still gets two messages: the rate counts those (2 x N), as the SMS-only run does.
+
+Targets: notifier rate / ceiling rate >= 0.5; no duplicate at any sink; the worker's peak RSS
+(VmHWM, from /proc/PID/status) <= 200 MiB; with both runs, the mixed run's ratio to its ceiling within
+10 % of the SMS-only run's (``--mode both``). Sanity: every notification sent exactly once, none failed
 or retried. CPU is split between the sender (worker or loop), PostgreSQL (the run's backends, and its
 background processes apart), Redis, the sinks, this bench process and "other" (the rest of the
 machine: noise, flagged when large). Results go to ``bench/results/notifier-<time>.json`` and the
@@ -71,6 +78,7 @@ from shared.timeutil import VIETNAM, to_vietnam, utcnow
 
 RESULTS = ROOT / "bench" / "results"
 MIN_RATE_RATIO = 0.5
+MIXED_WITHIN = 0.10  # the mixed run's ratio to its ceiling may be this much below the SMS-only run's
 MAX_PEAK_RSS_MIB = 200.0
 NOISE_PCT = 15  # CPU of other processes (% of one core) above which a run is flagged as noisy
 JOB = "notifier.directive.go_live"
@@ -87,6 +95,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--smtp-connections", type=int, default=4, help="IOC_SMTP_CONNECTIONS and the loop's (4)")
     p.add_argument("--enqueue-concurrency", type=int, default=32, help="enqueues in flight (32)")
     p.add_argument("--timeout", type=float, default=360.0, help="seconds the notifier may take (360)")
+    p.add_argument(
+        "--mode", choices=("sms", "mixed", "both"), default="both", help="SMS only, half on Zalo, or both (both)"
+    )
     return p.parse_args()
 
 
@@ -142,10 +153,24 @@ class NotifierWorker(WorkerChild):
         super().__init__("notifier-worker", "services.notifier.worker", env, log_path, [health_key], redis_url)
 
 
-def worker_env(env: BenchEnv, smtp: Sink, sms: Sink, args: argparse.Namespace, sink_dir: str) -> dict[str, str]:
+def worker_env(
+    env: BenchEnv, smtp: Sink, sms: Sink, args: argparse.Namespace, sink_dir: str, zns: Sink | None = None
+) -> dict[str, str]:
     quiet_start, quiet_end = quiet_hours_away_from_now()
     gateway = {**GATEWAY, "url": sms.url, "api_key": sms.api_key, "secret_key": sms.secret_key, "per_second": 0}
+    zalo = {"IOC_ZALO_PROVIDER": "off"}
+    if zns is not None:
+        zalo = {
+            "IOC_ZALO_PROVIDER": "zns",
+            "IOC_ZALO_SEND_URL": zns.url,
+            "IOC_ZALO_TOKEN_URL": zns.token_url,
+            "IOC_ZALO_APP_ID": "bench-app",
+            "IOC_ZALO_APP_SECRET": "bench-app-secret",
+            "IOC_ZALO_REFRESH_TOKEN": "bench-refresh-token",
+            "IOC_ZALO_PER_SECOND": "0",
+        }
     return {
+        **zalo,
         "IOC_ENVIRONMENT": "bench",
         "IOC_DATABASE_URL": env.sqlalchemy_url,
         "IOC_REDIS_URL": env.redis_url,
@@ -216,7 +241,12 @@ FROM notify.notifications
 
 
 async def run_notifier(
-    env: BenchEnv, args: argparse.Namespace, messages: list[dict[str, Any]], worker: NotifierWorker, meter: Meter
+    env: BenchEnv,
+    args: argparse.Namespace,
+    messages: list[dict[str, Any]],
+    worker: NotifierWorker,
+    meter: Meter,
+    mode: str = "sms",
 ) -> dict[str, Any]:
     """Enqueue every message (the clock starts at the first), wait until every notification is sent."""
     expected = 2 * len(messages)
@@ -229,7 +259,7 @@ async def run_notifier(
     async def enqueue(i: int, message: dict[str, Any]) -> None:
         nonlocal refused
         async with slots:
-            job_id = f"{env.queue_prefix}-{i}"
+            job_id = f"{env.queue_prefix}-{mode}-{i}"
             if not await queues.enqueue(pool, settings, JOB, message, job_id=job_id):
                 refused += 1
 
@@ -292,8 +322,8 @@ async def notification_rows(dsn: str) -> list[dict[str, Any]]:
     conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch(
-            "SELECT id::text, message_id::text, channel, recipient, recipient_name, subject, body"
-            " FROM notify.notifications ORDER BY created_at, id"
+            "SELECT id::text, message_id::text, channel, recipient, recipient_name, subject, body, template_id,"
+            " template_data::text FROM notify.notifications ORDER BY created_at, id"
         )
         return [dict(r) for r in rows]
     finally:
@@ -339,20 +369,25 @@ def _check(value: object, target: str, ok: bool, **detail: object) -> dict[str, 
     return {"value": value, "target": target, "pass": ok, **detail}
 
 
-def evaluate(notifier: dict[str, Any], ceiling: dict[str, Any], messages: int) -> dict[str, Any]:
+def evaluate(notifier: dict[str, Any], ceiling: dict[str, Any], messages: int, mode: str = "sms") -> dict[str, Any]:
     ratio = notifier["rate_per_second"] / ceiling["rate_per_second"] if ceiling["rate_per_second"] else 0.0
     peak_mib = notifier["memory_kib"]["VmHWM"] / 1024
     n_sinks, c_sinks = notifier["sinks"], ceiling["sinks"]
-    n_dups = n_sinks["email"]["duplicates"] + n_sinks["sms"]["duplicates"]
-    c_dups = c_sinks["email"]["duplicates"] + c_sinks["sms"]["duplicates"]
-    # Rows still created/sending at a timeout are not failures: "all sent" below catches them.
-    failed = sum(notifier["by_status"].get(s, 0) for s in ("temporary_failure", "permanent_failure"))
-    failures = failed + notifier["retried"] + notifier["send_failed_logged"]
+    n_dups = sum(sink["duplicates"] for sink in n_sinks.values())
+    c_dups = sum(sink["duplicates"] for sink in c_sinks.values())
+    # Rows still created/sending at a timeout are not failures: "all sent" below catches them. In the
+    # mixed run half the Zalo messages are refused (those people are not on Zalo), each logged once.
+    refused = messages // 2 if mode == "mixed" else 0
+    failed = sum(notifier["by_status"].get(s, 0) for s in ("temporary_failure", "permanent_failure")) - refused
+    failures = failed + notifier["retried"] + notifier["send_failed_logged"] - refused
+    expected = {"email": messages, "sms": messages - refused}
+    if mode == "mixed":
+        expected["zns"] = messages - refused
 
     def arrived(sinks: dict[str, Any]) -> bool:
         return all(
-            sinks[k]["unique"] == messages and sinks[k]["received"] == messages and not sinks[k]["invalid"]
-            for k in ("email", "sms")
+            sinks[k]["unique"] == n and sinks[k]["received"] == n and not sinks[k]["invalid"]
+            for k, n in expected.items()
         )
 
     return {
@@ -362,9 +397,10 @@ def evaluate(notifier: dict[str, Any], ceiling: dict[str, Any], messages: int) -
         # Sanity, not targets: without them the figures above would not mean what they say.
         "notifier_all_sent": _check(
             f"{notifier['sent']}/{notifier['expected']}",
-            f"all sent, {messages} e-mails and {messages} SMS each once at the sinks, none failed or retried",
+            f"all sent, {messages} e-mails and {messages} phone messages each once at the sinks, none failed"
+            " (but the refused ZNS) or retried",
             notifier["outcome"] == "done"
-            and notifier["sent"] == notifier["created"] == notifier["expected"]
+            and notifier["sent"] == notifier["expected"] == notifier["created"] - refused
             and failures == 0
             and notifier["enqueue_refused"] == 0
             and arrived(n_sinks),
@@ -380,7 +416,7 @@ def evaluate(notifier: dict[str, Any], ceiling: dict[str, Any], messages: int) -
     }
 
 
-CPU_KEYS = ("sender", "postgres", "postgres_bg", "redis", "smtp_sink", "sms_sink", "bench", "other")
+CPU_KEYS = ("sender", "postgres", "postgres_bg", "redis", "smtp_sink", "sms_sink", "zns_sink", "bench", "other")
 
 
 def print_table(notifier: dict[str, Any], ceiling: dict[str, Any], checks: dict[str, Any]) -> None:
@@ -391,15 +427,17 @@ def print_table(notifier: dict[str, Any], ceiling: dict[str, Any], checks: dict[
     def sinks(run: dict[str, Any], key: str) -> str:
         return f"{run['sinks']['email'][key]} / {run['sinks']['sms'][key]}"
 
-    def cpu(run: dict[str, Any]) -> str:
-        return "/".join(str(run["cpu_pct"][k]) for k in CPU_KEYS)
-
     n, c = notifier, ceiling
     rows = [
         ("notifications sent per second", n["rate_per_second"], c["rate_per_second"], verdict("rate_ratio")),
         ("  elapsed (s)", n["elapsed_seconds"], c["elapsed_seconds"], ""),
         ("  of which enqueueing (s)", n["enqueue_seconds"], "-", ""),
         ("received at sinks: e-mail / SMS", sinks(n, "received"), sinks(c, "received"), ""),
+        *(
+            [("received at the ZNS sink (accepted)", n["sinks"]["zns"]["unique"], c["sinks"]["zns"]["unique"], "")]
+            if "zns" in n["sinks"]
+            else []
+        ),
         ("duplicates at sinks: e-mail / SMS", sinks(n, "duplicates"), sinks(c, "duplicates"), verdict("duplicates")),
         ("failures (rows failed/retried, errors)", checks["notifier_all_sent"]["failures"],
          sum(c["failures"].values()), ""),
@@ -414,7 +452,7 @@ def print_table(notifier: dict[str, Any], ceiling: dict[str, Any], checks: dict[
     print("CPU, % of one core (this machine has", n["cpu_pct"]["machine_capacity"] // 100, "cores):")
     print(f"  {'':<10}" + "".join(f"{k:>12}" for k in CPU_KEYS))
     for name, run in (("notifier", n), ("ceiling", c)):
-        print(f"  {name:<10}" + "".join(f"{run['cpu_pct'][k]:>12}" for k in CPU_KEYS))
+        print(f"  {name:<10}" + "".join(f"{run['cpu_pct'].get(k, '-'):>12}" for k in CPU_KEYS))
     print("  sender: the worker, or the plain loop; postgres: the run's backends; postgres_bg: the rest of PostgreSQL")
     for name in ("notifier_all_sent", "ceiling_all_sent"):
         ch = checks[name]
@@ -428,6 +466,104 @@ def _sigterm(*_: object) -> None:
     raise SystemExit(143)  # unwinds through the finally blocks, like Ctrl-C does
 
 
+TRUNCATE = (
+    "TRUNCATE notify.receipts, notify.notifications, notify.sms_daily_counts, notify.zalo_tokens,"
+    " notify.idempotency_keys"
+)
+
+
+async def empty_notifier(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(TRUNCATE)
+    finally:
+        await conn.close()
+
+
+def run_mode(
+    mode: str,
+    env: BenchEnv,
+    args: argparse.Namespace,
+    sinks: dict[str, Sink],
+    tmp: str,
+    run_id: str,
+    children: list[Child],
+) -> dict[str, Any]:
+    """One run (SMS only, or half on Zalo): the notifier, then the ceiling loop on the rows it wrote."""
+    logs = RESULTS / "logs"
+    smtp, sms, zns = sinks["smtp"], sinks["sms"], sinks["zns"] if mode == "mixed" else None
+    messages = golive_messages(args.messages)
+    for sink in sinks.values():
+        sink.reset()
+    asyncio.run(empty_notifier(env.dsn))
+    worker_log = logs / f"{run_id}-notifier-{mode}-worker.log"
+    worker = NotifierWorker(
+        worker_env(env, smtp, sms, args, str(Path(tmp) / "sink"), zns),
+        worker_log,
+        f"{queues.queue_name(CommonSettings(queue_prefix=env.queue_prefix), queues.NOTIFIER)}:health-check",
+    )
+    children.append(worker)
+    print(f"[{mode}] starting the notifier worker ...", file=sys.stderr, flush=True)
+    worker.start()
+    time.sleep(1.0)  # let its startup sweep and first polls settle
+    print(f"[{mode}] notifier: {args.messages} messages ...", file=sys.stderr)
+    probes: dict[str, Callable[[], float]] = {"smtp_sink": smtp.cpu_seconds, "sms_sink": sms.cpu_seconds}
+    if zns is not None:
+        probes["zns_sink"] = zns.cpu_seconds
+    meter = Meter(env.database, sender=worker.cpu_seconds, **probes)
+    notifier = asyncio.run(run_notifier(env, args, messages, worker, meter, mode))
+    notifier["memory_kib"] = worker.memory_kib()
+    notifier["sinks"] = {"email": smtp.stats(), "sms": sms.stats(), **({"zns": zns.stats()} if zns else {})}
+    worker.stop()
+    notifier["send_failed_logged"] = count_log_events(worker_log, "send_failed")
+    n = notifier
+    print(f"  notifier: {n['sent']} sent in {n['elapsed_seconds']} s ({n['outcome']})", file=sys.stderr)
+
+    print(f"[{mode}] ceiling: the same notifications by a plain loop ...", file=sys.stderr, flush=True)
+    for sink in sinks.values():
+        sink.reset()
+    spec_path = Path(tmp) / f"direct-{mode}.json"
+    callback = f"{PUBLIC_URL}/v1/sms/receipts/{GATEWAY['name']}?token={RECEIPT_TOKEN}"
+    spec = {
+        "concurrency": args.concurrency,
+        "smtp_connections": args.smtp_connections,
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp.port,
+        "mail_from": MAIL_FROM,
+        "gateway": {
+            **GATEWAY,
+            "url": sms.url,
+            "api_key": sms.api_key,
+            "secret_key": sms.secret_key,
+            "callback_url": callback,
+        },
+        "zalo": {"url": zns.url} if zns else None,
+        "items": asyncio.run(notification_rows(env.dsn)),
+    }
+    spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    loop = DirectLoop(spec_path, logs / f"{run_id}-notifier-{mode}-ceiling.log")
+    children.append(loop)
+    loop.start()
+    meter = Meter(env.database, sender=loop.cpu_seconds, **probes)
+    ceiling = loop.go(meter)
+    ceiling["sinks"] = {"email": smtp.stats(), "sms": sms.stats(), **({"zns": zns.stats()} if zns else {})}
+    print(f"  ceiling: {sum(ceiling['sent'].values())} sent in {ceiling['elapsed_seconds']} s", file=sys.stderr)
+    return {"notifier": notifier, "ceiling": ceiling, "checks": evaluate(notifier, ceiling, args.messages, mode)}
+
+
+def compare(sms_only: dict[str, Any], mixed: dict[str, Any]) -> dict[str, Any]:
+    """The mixed run against the SMS-only run: rates, and ratios to their ceilings."""
+    sms_ratio = sms_only["checks"]["rate_ratio"]["value"]
+    mixed_ratio = mixed["checks"]["rate_ratio"]["value"]
+    relative = mixed_ratio / sms_ratio if sms_ratio else 0.0
+    return {
+        "mixed_vs_sms_rate": round(mixed["notifier"]["rate_per_second"] / sms_only["notifier"]["rate_per_second"], 3),
+        "mixed_vs_sms_ceiling_ratio": _check(
+            round(relative, 3), f">= {1 - MIXED_WITHIN:g}", relative >= 1 - MIXED_WITHIN
+        ),
+    }
+
+
 def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, _sigterm)
@@ -436,98 +572,61 @@ def main() -> int:
         del os.environ[name]
     run_id = time.strftime("%Y%m%d-%H%M%S")
     logs = RESULTS / "logs"
+    modes = ("sms", "mixed") if args.mode == "both" else (args.mode,)
     # arq's keys cannot be prefixed: our jobs' (ids carry the prefix), the sweeper's, any retries', and
     # the acknowledgements the worker queues for the registry, which nothing consumes here (arq_jobs).
     env = BenchEnv(redis_url=NOTIFIER_REDIS_URL, arq_jobs=True)
-    env.extra_redis_patterns = [f"arq:*{env.queue_prefix}*", "arq:*notifier.notifications.sweep:*", "arq:*send:*"]
+    env.extra_redis_patterns = [
+        f"arq:*{env.queue_prefix}*",
+        "arq:*notifier.notifications.sweep:*",
+        "arq:*notifier.zalo.token.renew:*",
+        "arq:*send:*",
+    ]
     children: list[Child] = []
+    runs: dict[str, dict[str, Any]] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="ioc-bench-") as tmp:
             print(f"setting up database {env.database} ...", file=sys.stderr, flush=True)
             env.setup_notifier()
-            messages = golive_messages(args.messages)
-            smtp = Sink("smtp", logs / f"{run_id}-notifier-smtp-sink.log")
-            sms = Sink("sms", logs / f"{run_id}-notifier-sms-sink.log")
-            for sink in (smtp, sms):
+            pg_version = asyncio.run(postgres_version())
+            sinks = {kind: Sink(kind, logs / f"{run_id}-notifier-{kind}-sink.log") for kind in ("smtp", "sms", "zns")}
+            for sink in sinks.values():
                 children.append(sink)
                 sink.start()
-            worker_log = logs / f"{run_id}-notifier-worker.log"
-            worker = NotifierWorker(
-                worker_env(env, smtp, sms, args, str(Path(tmp) / "sink")),
-                worker_log,
-                f"{queues.queue_name(CommonSettings(queue_prefix=env.queue_prefix), queues.NOTIFIER)}:health-check",
-            )
-            children.append(worker)
-            print("starting the notifier worker ...", file=sys.stderr, flush=True)
-            worker.start()
-            time.sleep(1.0)  # let its startup sweep and first polls settle
-            print(f"notifier: {args.messages} messages, {2 * args.messages} notifications ...", file=sys.stderr)
-            meter = Meter(
-                env.database,
-                sender=worker.cpu_seconds,
-                smtp_sink=smtp.cpu_seconds,
-                sms_sink=sms.cpu_seconds,
-            )
-            notifier = asyncio.run(run_notifier(env, args, messages, worker, meter))
-            notifier["memory_kib"] = worker.memory_kib()
-            notifier["sinks"] = {"email": smtp.stats(), "sms": sms.stats()}
-            worker.stop()
-            notifier["send_failed_logged"] = count_log_events(worker_log, "send_failed")
-            print(
-                f"  notifier: {notifier['sent']} sent in {notifier['elapsed_seconds']} s ({notifier['outcome']})",
-                file=sys.stderr,
-            )
-
-            print("ceiling: the same notifications by a plain loop ...", file=sys.stderr, flush=True)
-            for sink in (smtp, sms):
-                sink.reset()
-            spec_path = Path(tmp) / "direct.json"
-            callback = f"{PUBLIC_URL}/v1/sms/receipts/{GATEWAY['name']}?token={RECEIPT_TOKEN}"
-            spec = {
-                "concurrency": args.concurrency,
-                "smtp_connections": args.smtp_connections,
-                "smtp_host": "127.0.0.1",
-                "smtp_port": smtp.port,
-                "mail_from": MAIL_FROM,
-                "gateway": {
-                    **GATEWAY,
-                    "url": sms.url,
-                    "api_key": sms.api_key,
-                    "secret_key": sms.secret_key,
-                    "callback_url": callback,
-                },
-                "items": asyncio.run(notification_rows(env.dsn)),
-            }
-            spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
-            loop = DirectLoop(spec_path, logs / f"{run_id}-notifier-ceiling.log")
-            children.append(loop)
-            loop.start()
-            meter = Meter(env.database, sender=loop.cpu_seconds, smtp_sink=smtp.cpu_seconds, sms_sink=sms.cpu_seconds)
-            ceiling = loop.go(meter)
-            ceiling["sinks"] = {"email": smtp.stats(), "sms": sms.stats()}
-            print(f"  ceiling: {sum(ceiling['sent'].values())} sent in {ceiling['elapsed_seconds']} s", file=sys.stderr)
-            pg_version = asyncio.run(postgres_version())
+            for mode in modes:
+                runs[mode] = run_mode(mode, env, args, sinks, tmp, run_id, children)
     finally:
         print("cleaning up ...", file=sys.stderr, flush=True)
         for child in reversed(children):
             child.stop()
         env.teardown()
 
-    checks = evaluate(notifier, ceiling, args.messages)
-    print_table(notifier, ceiling, checks)
+    passed = True
+    for mode, run in runs.items():
+        print(f"\n=== {'SMS only' if mode == 'sms' else 'mixed: half the recipients on Zalo'} ===")
+        print_table(run["notifier"], run["ceiling"], run["checks"])
+        passed = passed and all(c["pass"] for c in run["checks"].values())
+    comparison = compare(runs["sms"], runs["mixed"]) if len(runs) == 2 else None
+    if comparison is not None:
+        check = comparison["mixed_vs_sms_ceiling_ratio"]
+        print(
+            f"\nmixed vs SMS only: notifications/s x{comparison['mixed_vs_sms_rate']}; ratio to the ceiling"
+            f" x{check['value']} (target {check['target']})  {'PASS' if check['pass'] else 'FAIL'}"
+        )
+        passed = passed and check["pass"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"notifier-{run_id}.json"
     result = {
         "run_id": run_id,
         "config": vars(args),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "postgres": pg_version},
-        "notifier": notifier,
-        "ceiling": ceiling,
-        "checks": checks,
+        **runs.get("sms", {}),
+        "mixed": runs.get("mixed"),
+        "comparison": comparison,
     }
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
     print(f"\nresults: {path.relative_to(ROOT)}")
-    return 0 if all(c["pass"] for c in checks.values()) else 1
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -3,6 +3,11 @@ same for the notifier and for the ceiling loop):
 
 * ``smtp``: an SMTP server (aiosmtpd) that accepts every message and counts it by its
   ``X-IOC-Notification`` header (else its ``Message-ID``); a repeat counts as a duplicate;
+* ``zns``: a ZNS-shaped Zalo endpoint (``POST /message/template``, JSON with phone, template_id,
+  template_data, tracking_id; answers ``{"error": 0, "data": {"msg_id": ...}}``) and its OAuth v4
+  token endpoint (``POST /v4/oa/access_token``; a refresh token works once). Half the recipients are
+  on Zalo: a phone whose last digit is odd answers -118 (not a Zalo account), so the notifier falls
+  back to SMS for them. Counted by ``tracking_id``: a repeat is a duplicate (ZNS itself would send it);
 * ``sms``: an eSMS-shaped SMS gateway (``POST /send``, JSON with ApiKey, SecretKey, Phone, Content,
   RequestId...; answers ``{"CodeResult": "100", "SMSID": ...}``) on a bare asyncio HTTP/1.1 server,
   cheap per request. A repeated RequestId answers code 124, as the real gateways do, and counts as a
@@ -50,6 +55,7 @@ class Tally:
         self.ids: set[str] = set()
         self.duplicates = 0
         self.invalid = 0  # refused: bad credentials, a message without an id
+        self.refused = 0  # answered as the real service would refuse it (ZNS: not a Zalo account)
         self.bytes = 0
         self.first: float | None = None
         self.last: float | None = None
@@ -80,6 +86,7 @@ class Tally:
             "unique": len(self.ids),
             "duplicates": self.duplicates,
             "invalid": self.invalid,
+            "refused": self.refused,
             "bytes": self.bytes,
             "first": self.first,
             "last": self.last,
@@ -168,6 +175,41 @@ def gateway_handler(tally: Tally, api_key: str, secret_key: str) -> Handler:
     return handle
 
 
+def zns_handler(tally: Tally) -> Handler:
+    import secrets
+    import urllib.parse
+
+    import orjson
+
+    tokens = {"refresh": "bench-refresh-token", "used": set()}
+
+    def handle(method: bytes, path: bytes, body: bytes) -> tuple[int, bytes]:
+        route = path.split(b"?", 1)[0]
+        if method == b"POST" and route == b"/message/template":
+            request = orjson.loads(body)
+            phone = str(request.get("phone") or "")
+            if not phone or int(phone[-1]) % 2:
+                tally.refused += 1
+                return 200, b'{"error":-118,"message":"Zalo account not existed"}'
+            if not tally.record(request.get("tracking_id"), len(body), phone):
+                return 200, b'{"error":0,"message":"Success","data":{"msg_id":"dup"}}'
+            return 200, b'{"error":0,"message":"Success","data":{"msg_id":"%d","quota":{"remainingQuota":"1"}}}' % (
+                tally.received
+            )
+        if method == b"POST" and route == b"/v4/oa/access_token":
+            form = dict(urllib.parse.parse_qsl(body.decode()))
+            given = form.get("refresh_token", "")
+            if given in tokens["used"] or given != tokens["refresh"]:
+                return 200, b'{"error":-14020,"error_name":"Refresh token was used"}'
+            tokens["used"].add(given)
+            tokens["refresh"] = secrets.token_hex(8)
+            answer = {"access_token": secrets.token_hex(8), "refresh_token": tokens["refresh"], "expires_in": "90000"}
+            return 200, orjson.dumps(answer)
+        return control(tally, method, path) or (404, b'{"error": "not found"}')
+
+    return handle
+
+
 NOTIFICATION_ID = re.compile(rb"^X-IOC-Notification:[ \t]*(\S+)", re.MULTILINE | re.IGNORECASE)
 MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(\S+)", re.MULTILINE | re.IGNORECASE)
 
@@ -190,8 +232,8 @@ class SmtpHandler:
 async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     tally = Tally()
-    if args.kind == "sms":
-        handler = gateway_handler(tally, args.api_key, args.secret_key)
+    if args.kind in ("sms", "zns"):
+        handler = gateway_handler(tally, args.api_key, args.secret_key) if args.kind == "sms" else zns_handler(tally)
         await loop.create_server(lambda: HttpProtocol(handler), "127.0.0.1", args.port, backlog=1024)
     else:
         from aiosmtpd.smtp import SMTP
@@ -212,17 +254,21 @@ class Sink(Child):
         super().__init__(f"{kind}-sink", log_path)
         self.kind, self.api_key, self.secret_key = kind, api_key, secret_key
         self.port = free_port()
-        self.stats_port = self.port if kind == "sms" else free_port()
+        self.stats_port = self.port if kind in ("sms", "zns") else free_port()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/send"
+        return f"http://127.0.0.1:{self.port}" + ("/message/template" if self.kind == "zns" else "/send")
+
+    @property
+    def token_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v4/oa/access_token"
 
     def start(self, timeout: float = 20.0) -> None:
         cmd = [sys.executable, "-m", "bench.sinks", self.kind, "--port", str(self.port)]
         if self.kind == "sms":
             cmd += ["--api-key", self.api_key, "--secret-key", self.secret_key]
-        else:
+        elif self.kind == "smtp":
             cmd += ["--stats-port", str(self.stats_port)]
         self.spawn(cmd, {})
         deadline = time.monotonic() + timeout
@@ -254,7 +300,7 @@ class Sink(Child):
 
 def main() -> None:
     p = argparse.ArgumentParser(description="A local SMTP or SMS-gateway sink that counts what it receives.")
-    p.add_argument("kind", choices=("smtp", "sms"))
+    p.add_argument("kind", choices=("smtp", "sms", "zns"))
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--stats-port", type=int, help="smtp: the HTTP port of /stats and /reset")
     p.add_argument("--api-key", default="bench-api-key")

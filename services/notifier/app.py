@@ -21,7 +21,10 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         settings,
         service="notifier",
         title="IOC Hạ Long – Notifier",
-        description="E-mail and SMS to focal points, units and the Office: what was sent, to whom, and its state.",
+        description=(
+            "E-mail, SMS and Zalo (ZNS) to focal points, units and the Office: what was sent, to whom, its state"
+            " and its cost."
+        ),
         routers=[notifications_router, receipts_router, metrics_router],
         idempotency_table=idempotency_keys,
         max_body_bytes=settings.max_body_bytes,

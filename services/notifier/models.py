@@ -31,6 +31,9 @@ class Base(DeclarativeBase):
     metadata = schema_metadata("notify")
 
 
+CHANNELS = ("email", "sms", "zalo")
+# Channels that reach a phone: quiet hours and the daily cap per number apply to them.
+PHONE_CHANNELS = ("sms", "zalo")
 STATUSES = ("created", "sending", "sent", "delivered", "temporary_failure", "permanent_failure", "held_for_cap")
 # Waiting for a send attempt (claimable once ``next_attempt_at`` comes); "sending" is claimable too once
 # its worker is presumed dead.
@@ -49,7 +52,7 @@ class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
         CheckConstraint(f"status IN {STATUSES}", name="status_known"),
-        CheckConstraint("channel IN ('email', 'sms')", name="channel_known"),
+        CheckConstraint(f"channel IN {CHANNELS}", name="channel_known"),
         CheckConstraint(f"lane IN {LANES}", name="lane_known"),
         Index(
             "ix_notifications_pending",
@@ -64,6 +67,7 @@ class Notification(Base):
         ),
         Index("ix_notifications_provider_ref", "provider", "provider_ref"),
         Index("ix_notifications_unit_code", "unit_code"),
+        Index("ix_notifications_sent_at", "sent_at"),
         Index("ix_notifications_directive_id", "directive_id"),
     )
 
@@ -78,6 +82,11 @@ class Notification(Base):
     directive_id: Mapped[uuid.UUID | None]
     subject: Mapped[str | None] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    template_id: Mapped[str | None] = mapped_column(String(32), doc="Zalo: the approved ZNS template")
+    template_data: Mapped[dict[str, Any] | None] = mapped_column(JSONB, doc="Zalo: the template's parameters")
+    cost_units: Mapped[int | None] = mapped_column(
+        SmallInteger, doc="what it is billed by once sent: SMS segments, 1 ZNS message, 0 for an e-mail"
+    )
     sms_encoding: Mapped[str | None] = mapped_column(String(8))
     sms_segments: Mapped[int | None] = mapped_column(SmallInteger)
     lane: Mapped[str] = mapped_column(String(8), server_default=text("'normal'"), doc="the queue lane it is sent in")
@@ -120,6 +129,20 @@ class Receipt(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     applied: Mapped[bool] = mapped_column(doc="whether it moved the notification's status")
+
+
+class ZaloToken(Base):
+    """The OA's token pair. A refresh token works once: it is replaced, with the access token it
+    bought, in the transaction that holds this row's lock while renewing."""
+
+    __tablename__ = "zalo_tokens"
+
+    app_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    renewals: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 idempotency_keys = idempotency_table(Base.metadata)

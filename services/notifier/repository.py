@@ -16,7 +16,7 @@ import asyncpg
 from sqlalchemy import Column, Table
 from sqlalchemy.dialects.postgresql.base import PGDialect
 
-from services.notifier.models import UNDELIVERED, WAITING, Notification, SmsDailyCount
+from services.notifier.models import PHONE_CHANNELS, UNDELIVERED, WAITING, Notification, SmsDailyCount
 
 N = cast(Table, Notification.__table__)
 TABLE = N.fullname
@@ -26,12 +26,16 @@ COUNTS = cast(Table, SmsDailyCount.__table__).fullname
 # path reads it back.
 INSERTED = [N.c[name] for name in ("id", "dedupe_key", "message_id", "kind", "channel", "recipient",
                                    "recipient_name", "unit_code", "directive_id", "subject", "body",
-                                   "sms_encoding", "sms_segments", "status", "lane")]  # fmt: skip
+                                   "sms_encoding", "sms_segments", "status", "lane", "template_id",
+                                   "template_data", "cost_units")]  # fmt: skip
 CLAIMED = ", ".join(
     c.name
     for c in (N.c.id, N.c.channel, N.c.recipient, N.c.recipient_name, N.c.subject, N.c.body, N.c.attempts)
-    + (N.c.pinned_provider, N.c.status)
+    + (N.c.pinned_provider, N.c.status, N.c.template_id, N.c.template_data, N.c.lane)
 )
+# The status a claimed row had before its claim: "sending" means its last attempt's worker died
+# mid-send, so that attempt's outcome is unknown. (None for a row inserted claimed.)
+WAS = "was"
 
 
 def _names(columns: Sequence[Column[Any]]) -> str:
@@ -55,22 +59,49 @@ WITH inserted AS (
     FROM unnest({", ".join(f"${n}::{_array_type(c)}" for n, c in enumerate(INSERTED, start=1))})
          AS r({_names(INSERTED)})
     ON CONFLICT (dedupe_key) DO NOTHING
-    RETURNING {CLAIMED}
+    RETURNING {CLAIMED}, NULL::text AS {WAS}
 )
 SELECT * FROM inserted
 UNION ALL
-SELECT {CLAIMED} FROM {TABLE}
+SELECT {CLAIMED}, 'created' FROM {TABLE}
 WHERE dedupe_key = ANY($2::{_array_type(N.c.dedupe_key)}) AND status = 'created'
 """  # noqa: S608 (names from the model)
 
+# (``before`` reads the row as the statement's snapshot saw it: its status before this claim.)
 CLAIM = f"""
 UPDATE {TABLE}
 SET status = 'sending', attempts = attempts + 1, updated_at = now()
+FROM (SELECT status AS {WAS} FROM {TABLE} WHERE id = $1) AS before
 WHERE id = $1
   AND next_attempt_at <= now() + interval '1 second'
   AND (status IN {WAITING} OR (status = 'sending' AND updated_at < now() - make_interval(secs => $2::float8)))
-  AND (NOT $3::boolean OR channel <> 'sms' OR urgent)
-RETURNING {CLAIMED}
+  AND (NOT $3::boolean OR channel NOT IN {PHONE_CHANNELS} OR urgent)
+RETURNING {CLAIMED}, before.{WAS}
+"""  # noqa: S608
+
+# The SMS that replaces a Zalo notification: its own row (dedupe key ``…:sms``), the same cause and
+# text. Nothing when it exists already: the person gets one SMS however often this runs.
+FALL_BACK = f"""
+INSERT INTO {TABLE} (id, dedupe_key, message_id, kind, channel, recipient, recipient_name, unit_code,
+                     directive_id, body, sms_encoding, sms_segments, cost_units, status, lane, attempts)
+SELECT $2, regexp_replace(dedupe_key, ':zalo$', ':sms'), message_id, kind, 'sms', recipient, recipient_name,
+       unit_code, directive_id, body, $3::text, $4::smallint, $4::smallint, $5::text, lane,
+       CASE WHEN $5::text = 'sending' THEN 1 ELSE 0 END
+FROM {TABLE} WHERE id = $1 AND channel = 'zalo'
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING {CLAIMED}, NULL::text AS {WAS}
+"""  # noqa: S608
+
+# Zalo notifications sent ``$1`` seconds ago (within a day after that) without a delivery receipt,
+# and without their SMS yet.
+UNCONFIRMED_ZALO = f"""
+SELECT z.id, z.body, z.lane FROM {TABLE} z
+WHERE z.channel = 'zalo' AND z.status = 'sent'
+  AND z.sent_at < now() - make_interval(secs => $1::float8)
+  AND z.sent_at > now() - make_interval(secs => $1::float8) - interval '1 day'
+  AND NOT EXISTS (SELECT 1 FROM {TABLE} s WHERE s.dedupe_key = regexp_replace(z.dedupe_key, ':zalo$', ':sms'))
+ORDER BY z.sent_at
+LIMIT $2
 """  # noqa: S608
 
 # Only from "sending": a delivery receipt that arrived first keeps its final state.
@@ -92,7 +123,8 @@ WHERE id = $1 AND status = 'sending'
 
 DEFER_SMS = f"""
 UPDATE {TABLE} SET next_attempt_at = $2::timestamptz, updated_at = now()
-WHERE id = $1 AND channel = 'sms' AND NOT urgent AND status IN {WAITING} AND next_attempt_at < $2::timestamptz
+WHERE id = $1 AND channel IN {PHONE_CHANNELS} AND NOT urgent AND status IN {WAITING}
+  AND next_attempt_at < $2::timestamptz
 RETURNING attempts
 """  # noqa: S608
 
@@ -153,6 +185,23 @@ async def finish(
     pinned_provider: str | None,
 ) -> None:
     await pool.execute(FINISH, notification_id, status, provider, error, provider_ref, retry_at, pinned_provider)
+
+
+async def fall_back(
+    pool: asyncpg.Pool,
+    zalo_id: uuid.UUID,
+    *,
+    sms_id: uuid.UUID,
+    encoding: str,
+    segments: int,
+    status: str,
+) -> asyncpg.Record | None:
+    """Insert the SMS replacing Zalo notification ``zalo_id``; None when it exists already."""
+    return await pool.fetchrow(FALL_BACK, zalo_id, sms_id, encoding, segments, status)
+
+
+async def unconfirmed_zalo(pool: asyncpg.Pool, *, older_than: float, limit: int) -> list[asyncpg.Record]:
+    return await pool.fetch(UNCONFIRMED_ZALO, older_than, limit)
 
 
 async def release(pool: asyncpg.Pool, notification_id: uuid.UUID, at: datetime) -> None:

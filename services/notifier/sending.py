@@ -6,33 +6,44 @@
   so two workers never send the same row at once; no database session is held while the provider runs.
 - Temporary failures are retried with exponential backoff, up to ``max_attempts``; permanent ones are
   not retried. A row stuck in ``sending`` (its worker died) is claimable again after ``stuck_after``.
-- SMS wait out the quiet hours (``IOC_SMS_QUIET_START`` to ``IOC_SMS_QUIET_END``, Vietnam time).
-  The claim would let a row marked ``urgent`` through, but no plan marks one, and an SMS created in
-  quiet hours is inserted waiting.
+- SMS and Zalo messages wait out the quiet hours (``IOC_SMS_QUIET_START`` to ``IOC_SMS_QUIET_END``,
+  Vietnam time). The claim would let a row marked ``urgent`` through, but no plan marks one, and a
+  message to a phone created in quiet hours is inserted waiting.
+- Zalo first: with ZNS on, an SMS the plan makes whose kind has a Zalo template goes by ZNS instead
+  (dedupe key ``…:zalo``). When ZNS refuses it, or its attempt's outcome is unknown (a timeout, a
+  worker that died mid-send: ZNS does not recognise a repeat), the SMS goes at once, as a row of its
+  own (``…:sms``), so the person is told once on each channel used.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 
 import asyncpg
+import orjson
 import structlog
 from prometheus_client import Counter
 
 from services.notifier import repository
+from services.notifier.models import PHONE_CHANNELS
 from services.notifier.planning import Draft
 from services.notifier.providers import Outgoing, PermanentFailure, Provider, TemporaryFailure
+from services.notifier.providers.zalo import Refused
 from services.notifier.ratelimit import ProviderRateLimiter
 from services.notifier.rendering import has_template, render, render_sms
 from services.notifier.settings import NotifierSettings
+from services.notifier.zalo_templates import render_zalo, template_for
+from shared.sms import count_segments
 from shared.timeutil import VIETNAM, to_vietnam, utcnow, vietnam_today
 
 log = structlog.get_logger("notifier.sending")
 SENDS = Counter("ioc_notifier_sends_total", "Send attempts by outcome", ["channel", "outcome"])
+FALLBACKS = Counter("ioc_notifier_zalo_fallbacks_total", "Zalo notifications replaced by an SMS", ["reason"])
 
 Schedule = Callable[[uuid.UUID, datetime, int], Awaitable[None]]
 Claimed = asyncpg.Record  # a notification as ``repository.CLAIMED`` reads it
@@ -79,6 +90,15 @@ class Sender:
         self.settings, self.lane, self.pg, self.providers = settings, lane, pg, providers
         self.limiter, self.schedule = limiter, schedule
 
+    def by_zalo(self, draft: Draft) -> Draft:
+        """The draft as a Zalo message when ZNS is on and its kind has a Zalo template; else as it is."""
+        if draft.channel != "sms" or "zalo" not in self.providers:
+            return draft
+        if template_for(self.settings.templates_dir, draft.kind) is None:
+            return draft
+        key = draft.dedupe_key.removesuffix(":sms") + ":zalo"
+        return dataclasses.replace(draft, channel="zalo", dedupe_key=key)
+
     def materialise(self, message_id: uuid.UUID, draft: Draft) -> dict[str, object]:
         """A draft rendered into the row to insert."""
         s = self.settings
@@ -93,8 +113,10 @@ class Sender:
             "unit_code": draft.unit_code,
             "directive_id": draft.directive_id,
             "lane": self.lane,
+            "template_id": None,
+            "template_data": None,
         }
-        if draft.channel == "sms":
+        if draft.channel in PHONE_CHANNELS:
             body, encoding, segments = render_sms(
                 s.templates_dir,
                 draft.kind,
@@ -102,7 +124,17 @@ class Sender:
                 unaccented=s.sms_unaccented,
                 max_segments=s.sms_max_segments,
             )
-            row.update(body=body, sms_encoding=encoding, sms_segments=segments, subject=None)
+            row.update(body=body, sms_encoding=encoding, sms_segments=segments, subject=None, cost_units=segments)
+            zalo = template_for(s.templates_dir, draft.kind) if draft.channel == "zalo" else None
+            if zalo is not None:  # the body is the text of the SMS that replaces it if need be
+                data = render_zalo(zalo, draft.context)
+                row.update(
+                    template_id=zalo.template_id,
+                    template_data=orjson.dumps(data).decode(),
+                    sms_encoding=None,
+                    sms_segments=None,
+                    cost_units=1,
+                )
         else:
             subject = render(s.templates_dir, draft.kind, "subject", draft.context).splitlines()[0]
             row.update(
@@ -110,6 +142,7 @@ class Sender:
                 subject=subject[:300],
                 sms_encoding=None,
                 sms_segments=None,
+                cost_units=0,
             )
         return row
 
@@ -120,13 +153,18 @@ class Sender:
         fewer a notification. SMS in quiet hours are inserted ``created`` and deferred; rows an earlier
         run of the same job left ``created`` are claimed one by one, as any retry is.
         """
-        drafts = [d for d in drafts if has_template(self.settings.templates_dir, d.kind, d.channel)]
+        directory = self.settings.templates_dir
+        drafts = [
+            self.by_zalo(d)
+            for d in drafts
+            if has_template(directory, d.kind, "sms" if d.channel in PHONE_CHANNELS else d.channel)
+        ]
         if not drafts:
             return 0
         quiet = quiet_until(self.settings, utcnow()) is not None
         rows = [self.materialise(message_id, d) for d in drafts]
         for row in rows:
-            row["status"] = "created" if quiet and row["channel"] == "sms" else "sending"
+            row["status"] = "created" if quiet and row["channel"] in PHONE_CHANNELS else "sending"
         results = await repository.create(self.pg, rows)
         await asyncio.gather(*(self._deliver(r) if r["status"] == "sending" else self.send(r["id"]) for r in results))
         return len(results)
@@ -143,10 +181,17 @@ class Sender:
 
     async def _deliver(self, claimed: Claimed) -> str | None:
         """Hand a claimed row to its provider and record the outcome."""
-        provider = self.providers[claimed["channel"]]
+        channel = claimed["channel"]
+        if channel == "zalo" and (claimed["was"] == "sending" or "zalo" not in self.providers):
+            # Its last attempt's worker died mid-send (ZNS may hold it, and would send it again), or
+            # Zalo has been turned off since it was created.
+            reason = "zalo_off" if "zalo" not in self.providers else "outcome_unknown"
+            await self._finish(claimed, "permanent_failure", provider="zalo", error=f"{reason}: not resent by Zalo")
+            return await self.fall_back(claimed["id"], claimed["body"], reason=reason)
+        provider = self.providers[channel]
         cap = self.settings.sms_daily_cap
         if (
-            claimed["channel"] == "sms"
+            channel in PHONE_CHANNELS
             and cap
             and not await repository.take_sms_slot(self.pg, claimed["id"], claimed["recipient"], vietnam_today(), cap)
         ):
@@ -166,17 +211,55 @@ class Sender:
             claimed["subject"],
             claimed["body"],
             pinned_provider=claimed["pinned_provider"],
+            template_id=claimed["template_id"],
+            template_data=orjson.loads(claimed["template_data"]) if claimed["template_data"] else None,
         )
         try:
             async with asyncio.timeout(self.settings.send_timeout_seconds):  # no extra task, unlike wait_for
                 accepted = await provider.send(outgoing)
+        except Refused as exc:  # ZNS will not deliver it: the SMS goes now
+            await self._finish(claimed, "permanent_failure", error=exc.reason, provider=exc.provider)
+            return await self.fall_back(claimed["id"], claimed["body"], reason="refused")
         except PermanentFailure as exc:
             return await self._finish(claimed, "permanent_failure", error=exc.reason, provider=exc.provider)
         except TemporaryFailure as exc:
             return await self._retry_later(claimed, exc.reason, exc.provider, exc.retry_after, pin=exc.ambiguous)
         except TimeoutError:
+            if channel == "zalo":  # ZNS may hold it and would send a repeat: the SMS goes instead
+                await self._finish(claimed, "permanent_failure", error="timeout", provider=provider.name)
+                return await self.fall_back(claimed["id"], claimed["body"], reason="timeout")
             return await self._retry_later(claimed, "timeout", provider.name, None)
         return await self._finish(claimed, "sent", provider=accepted.provider, provider_ref=accepted.provider_ref)
+
+    async def fall_back(self, zalo_id: uuid.UUID, text: str, *, reason: str) -> str | None:
+        """Send the SMS that replaces Zalo notification ``zalo_id`` (once: its own dedupe key)."""
+        segments = count_segments(text)
+        quiet = quiet_until(self.settings, utcnow()) is not None
+        row = await repository.fall_back(
+            self.pg,
+            zalo_id,
+            sms_id=uuid.uuid4(),
+            encoding=segments.encoding,
+            segments=segments.count,
+            status="created" if quiet else "sending",
+        )
+        if row is None:
+            return None  # it exists already: an earlier run made it
+        FALLBACKS.labels(reason).inc()
+        log.info("zalo_fell_back_to_sms", notification=str(zalo_id), sms=str(row["id"]), reason=reason)
+        return await (self._deliver(row) if row["status"] == "sending" else self.send(row["id"]))
+
+    async def follow_up_unconfirmed(self, limit: int = 500) -> int:
+        """``IOC_ZALO_SMS_AFTER_MINUTES``: an SMS for each Zalo message sent that long ago without a
+        delivery receipt. Returns how many SMS it created."""
+        minutes = self.settings.zalo_sms_after_minutes
+        if minutes <= 0:
+            return 0
+        made = 0
+        for row in await repository.unconfirmed_zalo(self.pg, older_than=minutes * 60, limit=limit):
+            if await self.fall_back(row["id"], row["body"], reason="no_receipt") is not None:
+                made += 1
+        return made
 
     async def _claim(self, notification_id: uuid.UUID, *, quiet_for_sms: bool) -> Claimed | None:
         return await repository.claim(

@@ -57,6 +57,25 @@ class NotifierSettings(CommonSettings):
     public_url: str = "http://127.0.0.1:8002"
     receipt_token: SecretStr = SecretStr("change-me")
 
+    # Zalo (ZNS): "off" (default), "zns" for Zalo's API, "sink" for files. A notification kind with a
+    # template in templates/zalo.toml goes by ZNS to mobile numbers, SMS being the fallback.
+    zalo_provider: Literal["off", "zns", "sink"] = "off"
+    zalo_send_url: str = "https://business.openapi.zalo.me/message/template"
+    zalo_token_url: str = "https://oauth.zaloapp.com/v4/oa/access_token"  # noqa: S105 (a URL)
+    zalo_app_id: str = ""
+    zalo_app_secret: SecretStr = SecretStr("")  # sent as ``secret_key`` when renewing the access token
+    zalo_oa_secret_key: SecretStr = SecretStr("")  # checks the webhook's X-ZEvent-Signature
+    # The first refresh token (from the OA admin's authorisation): stored in PostgreSQL on first use,
+    # which owns it from then on (each renewal replaces it; a refresh token works once).
+    zalo_refresh_token: SecretStr = SecretStr("")
+    zalo_renew_ahead_seconds: float = 3600.0  # renew the access token this long before it expires
+    zalo_timeout_seconds: float = 10.0
+    zalo_per_second: float = 10.0  # the OA's send rate; 0: none
+    # An SMS follows a ZNS sent this many minutes ago whose delivery receipt has not arrived (0: never).
+    zalo_sms_after_minutes: float = 0.0
+    # Estimated cost of one unit per channel (VND): an SMS segment, a ZNS message, an e-mail.
+    unit_prices: dict[str, float] = {"sms": 800.0, "zalo": 300.0, "email": 0.0}
+
     sink_dir: str = ".run/sink"
     templates_dir: str | None = None  # a folder of edited templates; default: the ones shipped
     office_email: str = "vanphong@halong.example"  # the Office's address for digests
@@ -88,6 +107,8 @@ class NotifierSettings(CommonSettings):
             self.database_url = self.notifier_database_url
         if self.sms_provider == "gateway" and not self.sms_gateways:
             raise ValueError("IOC_SMS_PROVIDER=gateway needs IOC_SMS_GATEWAYS (a JSON list)")
+        if self.zalo_provider == "zns" and not (self.zalo_app_id and self.zalo_app_secret.get_secret_value()):
+            raise ValueError("IOC_ZALO_PROVIDER=zns needs IOC_ZALO_APP_ID and IOC_ZALO_APP_SECRET")
         if self.environment == "production" and self.receipt_token.get_secret_value() in ("", "change-me"):
             raise ValueError("set IOC_RECEIPT_TOKEN to a secret of your own in production")
         return self

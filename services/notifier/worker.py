@@ -26,6 +26,8 @@ from services.notifier.providers import build_providers
 from services.notifier.ratelimit import ProviderRateLimiter
 from services.notifier.sending import MAX_RATE_WAIT_SECONDS, Sender
 from services.notifier.settings import NotifierSettings, get_settings
+from services.notifier.zalo_templates import templates as zalo_templates
+from services.notifier.zalo_tokens import ZaloTokens
 from shared import idempotency, queues
 from shared.contracts import BULK, JOB_MESSAGES, LANES, NORMAL, NOTIFIER, Message
 from shared.db import create_engine, create_pg_pool, session_factory
@@ -70,7 +72,17 @@ async def sweep(ctx: dict[str, Any]) -> int:
         )
     if stuck:
         log.warning("swept_stuck_notifications", count=len(stuck))
-    return len(stuck)
+    followed = 0
+    if "zalo" in ctx["senders"][NORMAL].providers:
+        followed = await ctx["senders"][NORMAL].follow_up_unconfirmed()
+    return len(stuck) + followed
+
+
+async def renew_zalo_token(ctx: dict[str, Any]) -> bool:
+    """notifier.zalo.token.renew: renew the OA's access token when its expiry is near, even while
+    nothing is sent (each renewal also replaces the refresh token, which would expire unused)."""
+    tokens: ZaloTokens | None = ctx.get("zalo_tokens")
+    return await tokens.renew_if_due() if tokens is not None else False
 
 
 def build_worker(settings: NotifierSettings | None = None, **options: Any) -> queues.WorkerProcess:
@@ -82,10 +94,17 @@ def build_worker(settings: NotifierSettings | None = None, **options: Any) -> qu
         ctx["sessions"] = session_factory(ctx["engine"])
         limiter = ProviderRateLimiter(redis, queues.queue_name(settings, NOTIFIER))
         ctx["senders"], ctx["closing"] = {}, []
+        ctx["zalo_tokens"] = None
+        if settings.zalo_provider == "zns":
+            zalo_templates(settings.templates_dir)  # a mistake in zalo.toml stops the worker at once
+            token_pg = await create_pg_pool(settings, max_size=2)
+            token_http = httpx.AsyncClient()
+            ctx["zalo_tokens"] = ZaloTokens(settings, token_pg, token_http)
+            ctx["closing"] += [token_http.aclose, token_pg.close]
         for lane in LANES:
             pg = await create_pg_pool(settings, max_size=settings.lane_db_pool_size)
             http = httpx.AsyncClient(limits=httpx.Limits(max_connections=settings.worker_concurrency))
-            providers = build_providers(settings, http)
+            providers = build_providers(settings, http, ctx["zalo_tokens"])
             ctx["closing"] += [*(p.close for p in providers.values()), http.aclose, pg.close]
 
             async def schedule(notification_id: uuid.UUID, at: datetime, attempt: int, lane: str = lane) -> None:
@@ -99,7 +118,13 @@ def build_worker(settings: NotifierSettings | None = None, **options: Any) -> qu
                 )
 
             ctx["senders"][lane] = Sender(settings, lane, pg, providers, limiter, schedule)
-        log.info("notifier_worker_started", lanes=LANES, email=settings.email_provider, sms=settings.sms_provider)
+        log.info(
+            "notifier_worker_started",
+            lanes=LANES,
+            email=settings.email_provider,
+            sms=settings.sms_provider,
+            zalo=settings.zalo_provider,
+        )
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         for close in ctx.get("closing", []):
@@ -123,6 +148,14 @@ def build_worker(settings: NotifierSettings | None = None, **options: Any) -> qu
                 ),
                 queues.cron(
                     daily_digest, name="notifier.digest.daily", minute=set(range(0, 60, 10)), second=5, unique=True
+                ),
+                queues.cron(
+                    renew_zalo_token,
+                    name="notifier.zalo.token.renew",
+                    minute=set(range(0, 60, 10)),
+                    second=20,
+                    unique=True,
+                    timeout=30,
                 ),
                 idempotency.purge_job(idempotency_keys),
             ],

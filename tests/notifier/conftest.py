@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from pydantic import SecretStr
 
 from services.notifier.app import create_app
 from services.notifier.migrations import upgrade
@@ -20,6 +21,8 @@ from tests.support import tables
 from tests.support.notifier import quiet_hours_away_from_now
 from tests.support.sms_gateway import Gateway, running
 from tests.support.smtp_server import SmtpServer
+from tests.support.zns_server import APP_ID, APP_SECRET, OA_SECRET_KEY, Zns
+from tests.support.zns_server import running as zns_running
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +77,32 @@ def notifier_settings(notifier_database, redis_url, queue_prefix, smtp, gateway,
         sink_dir=str(tmp_path / "sink"),
         office_email="vanphong@halong.example",
         receipt_token="test-token",
+        zalo_app_id=APP_ID,  # the webhook's signature is checked whether or not Zalo sends
+        zalo_oa_secret_key=OA_SECRET_KEY,
         worker_metrics_port=0,
+    )
+
+
+@pytest.fixture
+async def zns() -> AsyncIterator[Zns]:
+    async with zns_running(Zns()) as z:
+        yield z
+
+
+@pytest.fixture
+def zalo_settings(notifier_settings, zns) -> NotifierSettings:
+    """The notifier's settings with Zalo on, on the local ZNS server (its first refresh token given)."""
+    return notifier_settings.model_copy(
+        update={
+            "zalo_provider": "zns",
+            "zalo_send_url": f"{zns.url}/message/template",
+            "zalo_token_url": f"{zns.url}/v4/oa/access_token",
+            "zalo_app_secret": SecretStr(APP_SECRET),
+            "zalo_refresh_token": SecretStr(zns.refresh_token),
+            "zalo_timeout_seconds": 1.0,
+            "zalo_per_second": 200,
+            "lane_db_pool_size": 3,
+        }
     )
 
 

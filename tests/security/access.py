@@ -30,7 +30,7 @@ OFFICE_PERSON, OPS_PERSON, UNIT_PERSON = "office_person", "ops_person", "unit_pe
 PEOPLE = {OFFICE_PERSON: OFFICE, OPS_PERSON: OPS, UNIT_PERSON: WARD}
 EVERYONE = (*ROLES, *PEOPLE)
 OPEN = "open"  # no key needed: health, readiness, the API's own documentation, and signing in
-TOKEN = "token"  # the SMS gateway's receipts: authenticated by the token in their URL, not by a key
+TOKEN = "token"  # receipts: the SMS gateway's token in their URL, Zalo's signature; not a key
 SESSION = frozenset(PEOPLE)  # a person's session, whatever their role; no key
 
 ACCESS: dict[Route, frozenset[str] | str] = {
@@ -70,7 +70,9 @@ ACCESS: dict[Route, frozenset[str] | str] = {
     ("adoption", "GET", "/v1/adoption/timeseries"): frozenset({OFFICE, OPS, WARD}),
     # notifier
     ("notifier", "GET", "/v1/notifications"): frozenset({OFFICE}),
+    ("notifier", "GET", "/v1/notifications/costs"): frozenset({OFFICE}),
     ("notifier", "POST", "/v1/sms/receipts/{gateway}"): TOKEN,
+    ("notifier", "POST", "/v1/zalo/events"): TOKEN,
     # every service: Prometheus metrics are the monitoring's (the Office's or the operations centre's key)
     **{(s, "GET", "/metrics"): frozenset({OFFICE, OPS}) for s in ("registry", "adoption", "notifier")},
     **{
@@ -246,8 +248,13 @@ CALLS: dict[Route, Builder] = {
     ("adoption", "GET", "/v1/adoption/units"): _call("/v1/adoption/units"),
     ("adoption", "GET", "/v1/adoption/timeseries"): _call("/v1/adoption/timeseries?unit_code={w.A}"),
     ("notifier", "GET", "/v1/notifications"): _call("/v1/notifications"),
+    ("notifier", "GET", "/v1/notifications/costs"): _call("/v1/notifications/costs"),
     ("notifier", "POST", "/v1/sms/receipts/{gateway}"): _call(
         "/v1/sms/receipts/esms", {"RequestId": str(uuid.UUID(int=7)), "SendStatus": "5"}
+    ),
+    ("notifier", "POST", "/v1/zalo/events"): _call(
+        "/v1/zalo/events",
+        {"app_id": "1", "event_name": "user_received_message", "timestamp": "1", "message": {"msg_id": "m"}},
     ),
     **{(s, "GET", "/metrics"): _call("/metrics") for s in ("registry", "adoption", "notifier")},
     **{

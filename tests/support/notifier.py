@@ -97,7 +97,18 @@ def worker_environment(settings: NotifierSettings) -> dict[str, str]:
     """The environment of a notifier worker process (``python -m services.notifier.worker``) on
     ``settings``' database, Redis, SMTP server and first SMS gateway."""
     gateway = settings.sms_gateways[0]
+    zalo = {
+        "IOC_ZALO_PROVIDER": settings.zalo_provider,
+        "IOC_ZALO_SEND_URL": settings.zalo_send_url,
+        "IOC_ZALO_TOKEN_URL": settings.zalo_token_url,
+        "IOC_ZALO_APP_ID": settings.zalo_app_id,
+        "IOC_ZALO_APP_SECRET": settings.zalo_app_secret.get_secret_value(),
+        "IOC_ZALO_REFRESH_TOKEN": settings.zalo_refresh_token.get_secret_value(),
+        "IOC_ZALO_TIMEOUT_SECONDS": str(settings.zalo_timeout_seconds),
+        "IOC_ZALO_PER_SECOND": "1000",
+    }
     return {
+        **zalo,
         **os.environ,
         "IOC_DATABASE_URL": settings.database_url,
         "IOC_REDIS_URL": settings.redis_url,

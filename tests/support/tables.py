@@ -45,6 +45,7 @@ NOTIFIER = (
     "notify.receipts",
     "notify.notifications",
     "notify.sms_daily_counts",
+    "notify.zalo_tokens",
     "notify.idempotency_keys",
 )
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from services.notifier.notifications import service
-from services.notifier.notifications.schemas import Channel, NotificationOut, Status
+from services.notifier.notifications.schemas import Channel, Costs, NotificationOut, Status
 from shared.auth import Principal, Role, require
 from shared.openapi import link
 from shared.pagination import Cursor, Limit, Page
-from shared.schemas import UnitCode, Uuid
+from shared.schemas import CalendarDate, UnitCode, Uuid
 from shared.web import Session
 
 router = APIRouter(tags=["notifications"])
@@ -52,3 +52,19 @@ async def list_notifications(
         cursor=cursor,
     )
     return Page[NotificationOut](items=[NotificationOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/v1/notifications/costs", response_model=Costs)
+async def notification_costs(
+    request: Request,
+    session: Session,
+    principal: Annotated[Principal, Depends(require(Role.office))],
+    from_: Annotated[
+        CalendarDate | None, Query(alias="from", description="Vietnam date; default the first day of this month")
+    ] = None,
+    to: Annotated[CalendarDate | None, Query(description="Vietnam date, included; default today")] = None,
+) -> Costs:
+    """Notifications sent and their estimated cost, per Vietnam month and channel (Office only): SMS
+    by segment, Zalo by message, at the unit prices of the settings (`IOC_UNIT_PRICES`)."""
+    start, end = service.cost_range(from_, to)
+    return await service.costs(session, start=start, end=end, prices=request.app.state.settings.unit_prices)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.models import Notification
+from services.notifier.notifications.schemas import COST_UNITS, CostRow, Costs
 from shared.pagination import decode_cursor, encode_cursor
-from shared.problems import FieldError, InvalidFields
+from shared.problems import AppError, FieldError, InvalidFields
+from shared.timeutil import VIETNAM, utcnow, vietnam_today
+
+MAX_COST_DAYS = 731
 
 
 async def list_notifications(
@@ -48,3 +52,52 @@ async def list_notifications(
         rows = rows[:limit]
         next_cursor = encode_cursor([rows[-1].created_at.isoformat(), str(rows[-1].id)])
     return rows, next_cursor
+
+
+def cost_range(start: date | None, end: date | None) -> tuple[date, date]:
+    """From the first day of this month to today where not given; 422 if reversed or too long."""
+    today = vietnam_today(utcnow())
+    start, end = start or today.replace(day=1), end or today
+    if end < start:
+        raise InvalidFields(FieldError("to", "range_reversed", start=start.isoformat()))
+    if (end - start).days >= MAX_COST_DAYS:
+        raise AppError(
+            422,
+            "validation-error",
+            "range-too-long",
+            errors=[FieldError("to", "range_too_long", days=MAX_COST_DAYS)],
+            days=MAX_COST_DAYS,
+        )
+    return start, end
+
+
+async def costs(session: AsyncSession, *, start: date, end: date, prices: dict[str, float]) -> Costs:
+    """Notifications sent from ``start`` to ``end`` (Vietnam days, both included), per Vietnam month
+    and channel, with their billed units and estimated cost."""
+    n = Notification
+    month = func.to_char(func.timezone("Asia/Ho_Chi_Minh", n.sent_at), "YYYY-MM")
+    since = datetime.combine(start, time(), tzinfo=VIETNAM)
+    until = datetime.combine(end + timedelta(days=1), time(), tzinfo=VIETNAM)
+    query = (
+        select(month, n.channel, func.count(), func.coalesce(func.sum(n.cost_units), 0))
+        .where(n.sent_at >= since, n.sent_at < until)
+        .group_by(month, n.channel)
+        .order_by(month, n.channel)
+    )
+    rows = []
+    for period, channel, count, units in (await session.execute(query)).all():
+        price = float(prices.get(channel, 0.0))
+        rows.append(
+            CostRow(
+                month=period,
+                channel=channel,
+                notifications=count,
+                units=int(units),
+                unit=COST_UNITS[channel],
+                unit_price=price,
+                cost=round(int(units) * price, 2),
+            )
+        )
+    return Costs.model_validate(
+        {"from": start, "to": end, "months": rows, "total": round(sum(r.cost for r in rows), 2)}
+    )

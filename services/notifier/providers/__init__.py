@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import httpx
 
     from services.notifier.settings import NotifierSettings
+    from services.notifier.zalo_tokens import ZaloTokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,9 @@ class Outgoing:
     # Set after an ambiguous attempt (a timeout): only this provider may be tried, since it may
     # already hold the message and only it recognises the id as a repeat.
     pinned_provider: str | None = None
+    # Zalo: the approved ZNS template and its parameters (``body`` is then the SMS fallback's text).
+    template_id: str | None = None
+    template_data: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +64,15 @@ class Provider(Protocol):
     async def close(self) -> None: ...
 
 
-def build_providers(settings: NotifierSettings, http_client: httpx.AsyncClient) -> dict[str, Provider]:
-    """The e-mail and SMS providers the configuration asks for (imported here: they import this module)."""
-    from services.notifier.providers.sink import EmailSink, SmsSink
+def build_providers(
+    settings: NotifierSettings, http_client: httpx.AsyncClient, zalo_tokens: ZaloTokens | None = None
+) -> dict[str, Provider]:
+    """The providers the configuration asks for, by channel (imported here: they import this module).
+    Zalo's is there only when ``IOC_ZALO_PROVIDER`` is not ``off``."""
+    from services.notifier.providers.sink import EmailSink, SmsSink, ZaloSink
     from services.notifier.providers.sms_gateway import FailoverSms, GatewayProvider
     from services.notifier.providers.smtp import SmtpProvider
+    from services.notifier.providers.zalo import ZnsProvider
 
     email: Provider = (
         SmtpProvider(settings)
@@ -85,4 +93,10 @@ def build_providers(settings: NotifierSettings, http_client: httpx.AsyncClient) 
         )
     else:
         sms = SmsSink(settings.sink_dir, settings.sms_per_second)
-    return {"email": email, "sms": sms}
+    providers = {"email": email, "sms": sms}
+    if settings.zalo_provider == "zns":
+        assert zalo_tokens is not None, "a ZNS provider needs the process's ZaloTokens"
+        providers["zalo"] = ZnsProvider(settings, zalo_tokens, http_client)
+    elif settings.zalo_provider == "sink":
+        providers["zalo"] = ZaloSink(settings.sink_dir, settings.zalo_per_second)
+    return providers

@@ -1,4 +1,4 @@
-"""Development sinks: e-mails as ``.eml`` files and SMS as JSON files under ``IOC_SINK_DIR``.
+"""Development sinks: e-mails as ``.eml`` files, SMS and Zalo messages as JSON files under ``IOC_SINK_DIR``.
 
 Files are named by the notification id, so sending the same notification twice leaves one file:
 a developer sees exactly what a person would have received, once.
@@ -42,6 +42,30 @@ class SmsSink:
             "name": message.recipient_name,
             "unicode": not is_gsm7(message.body),
             "text": message.body,
+            "at": to_vietnam(utcnow()).isoformat(),
+        }
+        data = json.dumps(record, ensure_ascii=False, indent=1).encode()
+        await asyncio.to_thread(_write, self.directory / f"{message.id}.json", data)
+        return Accepted(self.name, str(message.id))
+
+    async def close(self) -> None:
+        return None
+
+
+class ZaloSink:
+    """ZNS as a developer sees it: the template id and parameters that would go to Zalo."""
+
+    def __init__(self, directory: str, per_second: float) -> None:
+        self.name, self.per_second = "zalo-sink", per_second
+        self.directory = Path(directory) / "zalo"
+
+    async def send(self, message: Outgoing) -> Accepted:
+        record = {
+            "id": str(message.id),
+            "phone": message.recipient.lstrip("+"),
+            "name": message.recipient_name,
+            "template_id": message.template_id,
+            "template_data": message.template_data,
             "at": to_vietnam(utcnow()).isoformat(),
         }
         data = json.dumps(record, ensure_ascii=False, indent=1).encode()

@@ -26,6 +26,18 @@ async def find_sms(
     return await session.scalar(select(Notification.id).where(or_(*match), Notification.channel == "sms").limit(1))
 
 
+async def find_zalo(session: AsyncSession, *, tracking_id: uuid.UUID | None, msg_id: str | None) -> uuid.UUID | None:
+    """The Zalo notification sent with ``tracking_id`` (our id), or that ZNS knows as ``msg_id``."""
+    match = []
+    if tracking_id is not None:
+        match.append(Notification.id == tracking_id)
+    if msg_id:
+        match.append(Notification.provider_ref == msg_id)
+    if not match:
+        return None
+    return await session.scalar(select(Notification.id).where(or_(*match), Notification.channel == "zalo").limit(1))
+
+
 async def settle(session: AsyncSession, notification_id: uuid.UUID, outcome: str, error: str | None) -> bool:
     """Move the notification to ``outcome`` unless it is final already; True when it moved."""
     values: dict[str, Any] = {"status": outcome, "updated_at": func.now()}

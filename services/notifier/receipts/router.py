@@ -1,4 +1,5 @@
-"""``POST /v1/sms/receipts/{gateway}?token=…``: delivery reports from the SMS gateways."""
+"""Delivery reports: ``POST /v1/sms/receipts/{gateway}?token=…`` from the SMS gateways, and
+``POST /v1/zalo/events`` from Zalo's webhook (signed)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.security import APIKeyQuery
+from fastapi.security import APIKeyHeader, APIKeyQuery
 
 from services.notifier.receipts import service
 from services.notifier.receipts.schemas import (
@@ -16,6 +17,7 @@ from services.notifier.receipts.schemas import (
     FORM,
     GATEWAY_PATTERN,
     RECEIPT_BODY,
+    ZALO_EVENT_BODY,
     storable,
     text_or_integer,
 )
@@ -49,6 +51,41 @@ async def sms_receipt(
     payload = storable(await _payload(request))
     async with request.app.state.sessions() as session:
         return {"applied": await service.record(session, gateway, payload)}
+
+
+_signature = APIKeyHeader(
+    name="X-ZEvent-Signature",
+    scheme_name="ZaloSignature",
+    auto_error=False,
+    description="mac= and the hex SHA-256 of app_id, the raw body, timestamp and the OA secret key (Zalo's rule).",
+)
+
+
+@router.post(
+    "/v1/zalo/events",
+    summary="Zalo's webhook: ZNS delivery receipts",
+    openapi_extra={"requestBody": ZALO_EVENT_BODY},
+)
+async def zalo_event(request: Request, signature: Annotated[str | None, Depends(_signature)] = None) -> dict[str, bool]:
+    """Record a ZNS delivery receipt (`applied`: it moved the message to `delivered`; a repeated or
+    late one changes nothing). A missing or wrong signature is 401 and changes nothing."""
+    body = await request.body()
+    if not is_json(request.headers.get("content-type")):
+        raise AppError(415, "unsupported-media-type")
+    try:
+        event = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        event = None
+    if not isinstance(event, dict) or not service.zalo_signature_ok(request.app.state.settings, body, event, signature):
+        raise AppError(401, "unauthorized")
+    message = event.get("message")
+    if message is not None and not isinstance(message, dict):
+        raise AppError(422, "validation-error", errors=[FieldError("message", "dict_type")])
+    wrong = [name for name in ("tracking_id", "msg_id") if not text_or_integer((message or {}).get(name))]
+    if wrong:
+        raise AppError(422, "validation-error", errors=[FieldError(f"message.{n}", "text_or_integer") for n in wrong])
+    async with request.app.state.sessions() as session:
+        return {"applied": await service.record_zalo(session, storable(event))}
 
 
 async def _payload(request: Request) -> dict[str, Any]:

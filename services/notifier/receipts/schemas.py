@@ -1,4 +1,5 @@
-"""An SMS gateway's delivery report as it arrives: its documented fields, and the rules they follow."""
+"""Delivery reports as they arrive, an SMS gateway's and Zalo's webhook events: their documented
+fields, and the rules they follow."""
 
 from __future__ import annotations
 
@@ -60,3 +61,32 @@ def storable(value: Any) -> Any:
     if isinstance(value, list):
         return [storable(v) for v in value]
     return value
+
+
+# Zalo's webhook event (ZNS "user_received_message"): the fields this service reads.
+ZALO_EVENT_BODY = {
+    "required": True,
+    "description": "A Zalo OA webhook event, signed in X-ZEvent-Signature; ZNS delivery receipts are "
+    '"user_received_message", other events are answered and ignored.',
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "app_id": {"type": ["string", "null"], "description": "the Zalo app (IOC_ZALO_APP_ID)"},
+                    "event_name": {"type": ["string", "null"], "description": "user_received_message"},
+                    "timestamp": {"type": ["string", "integer", "null"], "description": "milliseconds, signed"},
+                    "message": {
+                        "type": ["object", "null"],
+                        "properties": {
+                            "msg_id": {**_FIELDS, "description": "ZNS's id of the message"},
+                            "tracking_id": {**_FIELDS, "description": "our notification id, as sent"},
+                            "delivery_time": {"type": ["string", "integer", "null"]},
+                        },
+                    },
+                },
+                "additionalProperties": True,
+            }
+        }
+    },
+}

@@ -10,6 +10,8 @@ or duplicate reports never move a final state (``models.FINAL``: ``delivered``, 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import secrets
 import uuid
 from typing import Any
 
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.receipts import repository
 from services.notifier.receipts.schemas import STATUS_LENGTH, field
+from services.notifier.settings import NotifierSettings
 
 log = structlog.get_logger("notifier.receipts")
 
@@ -52,4 +55,48 @@ async def record(session: AsyncSession, gateway: str, payload: dict[str, Any]) -
     await session.commit()
     if notification_id is None:
         log.warning("receipt_for_unknown_message", gateway=gateway, request_id=request_id, sms_id=sms_id)
+    return applied
+
+
+ZALO_DELIVERED = "user_received_message"
+
+
+def zalo_signature_ok(settings: NotifierSettings, body: bytes, event: dict[str, Any], signature: str | None) -> bool:
+    """Zalo's webhook signature: ``X-ZEvent-Signature: mac=`` + hex SHA-256 of app id, the raw body,
+    the event's ``timestamp`` and the OA's secret key, concatenated (the ``mac=`` prefix optional)."""
+    secret = settings.zalo_oa_secret_key.get_secret_value()
+    app_id, timestamp = event.get("app_id"), event.get("timestamp")
+    if not (secret and signature and app_id == settings.zalo_app_id and isinstance(timestamp, str | int)):
+        return False
+    digest = hashlib.sha256(str(app_id).encode() + body + str(timestamp).encode() + secret.encode()).hexdigest()
+    given = signature.strip().removeprefix("mac=")
+    return secrets.compare_digest(given.encode(), digest.encode())
+
+
+async def record_zalo(session: AsyncSession, event: dict[str, Any]) -> bool:
+    """Apply a (signed) Zalo event; returns whether it changed a notification's state. Delivery
+    receipts are kept; other events (a follower's message...) are not this service's."""
+    if event.get("event_name") != ZALO_DELIVERED:
+        return False
+    message: dict[str, Any] = event["message"] if isinstance(event.get("message"), dict) else {}
+    tracking, msg_id = field(message, "tracking_id"), field(message, "msg_id")
+    our_id = None
+    if tracking:
+        with contextlib.suppress(ValueError):
+            our_id = uuid.UUID(tracking)
+    notification_id = await repository.find_zalo(session, tracking_id=our_id, msg_id=msg_id)
+    applied = False
+    if notification_id is not None:
+        applied = await repository.settle(session, notification_id, "delivered", error=None)
+    repository.keep(
+        session,
+        notification_id=notification_id,
+        provider="zalo",
+        status=ZALO_DELIVERED[:STATUS_LENGTH],
+        payload=event,
+        applied=applied,
+    )
+    await session.commit()
+    if notification_id is None:
+        log.warning("zalo_receipt_for_unknown_message", tracking_id=tracking, msg_id=msg_id)
     return applied

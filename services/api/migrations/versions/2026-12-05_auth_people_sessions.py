@@ -5,7 +5,7 @@ A session revoked (or its last use moved back), and any change of a person, NOTI
 
 Revision ID: 0009
 Revises: 0008
-Created: 2026-12-06
+Created: 2026-12-05
 """
 
 from __future__ import annotations
