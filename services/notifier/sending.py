@@ -38,6 +38,7 @@ from services.notifier.ratelimit import ProviderRateLimiter
 from services.notifier.rendering import has_template, render, render_sms
 from services.notifier.settings import NotifierSettings
 from services.notifier.zalo_templates import render_zalo, template_for
+from shared.db import is_database_unavailable
 from shared.sms import count_segments
 from shared.timeutil import VIETNAM, to_vietnam, utcnow, vietnam_today
 
@@ -310,15 +311,18 @@ class Sender:
         retry_at: datetime | None = None,
         pinned_provider: str | None = None,
     ) -> str:
-        await repository.finish(
-            self.pg,
+        await self._until_recorded(
             claimed["id"],
-            status,
-            provider=provider,
-            provider_ref=provider_ref,
-            error=error[:1000] if error else None,
-            retry_at=retry_at,
-            pinned_provider=pinned_provider,
+            lambda: repository.finish(
+                self.pg,
+                claimed["id"],
+                status,
+                provider=provider,
+                provider_ref=provider_ref,
+                error=error[:1000] if error else None,
+                retry_at=retry_at,
+                pinned_provider=pinned_provider,
+            ),
         )
         SENDS.labels(claimed["channel"], status).inc()
         if status != "sent":
@@ -331,6 +335,25 @@ class Sender:
                 error=error,
             )
         return status
+
+    async def _until_recorded(self, notification_id: uuid.UUID, record: Callable[[], Awaitable[object]]) -> None:
+        """Record an attempt's outcome, waiting out a database that cannot take it (down, or every
+        connection in use). The provider has already been called: a job that failed here would run
+        again and send an e-mail twice. The wait stays within half of ``stuck_after_seconds``, so the
+        sweeper never takes the row back while this worker still holds it; past that the error goes
+        up, and the row is swept as a worker's that died mid-send."""
+        deadline = asyncio.get_running_loop().time() + self.settings.stuck_after_seconds / 2
+        pause = 0.2
+        while True:
+            try:
+                await record()
+                return
+            except Exception as exc:
+                if not is_database_unavailable(exc) or asyncio.get_running_loop().time() + pause > deadline:
+                    raise
+                log.warning("outcome_not_recorded_yet", notification=str(notification_id), error=type(exc).__name__)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
     async def stuck(self, limit: int = 1000) -> list[tuple[uuid.UUID, str]]:
         """Rows a worker should have sent by now: their job was lost, or their worker died mid-send."""

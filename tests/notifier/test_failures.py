@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from services.notifier.models import Notification
 from services.notifier.settings import SmsGateway
 from tests.notifier import builders
 from tests.support.notifier import and_idle, enqueue, queued, run_worker_until
+from tests.support.proxy import TcpProxy, target_of, through
 from tests.support.sms_gateway import Gateway, running
 
 FINAL = ("sent", "permanent_failure")
@@ -179,3 +182,44 @@ async def test_give_up_after_max_attempts(notifier_settings, notifier_db, smtp, 
     assert "gave up after 2 attempts" in sms.last_error and "500" in sms.last_error
     assert gateway.calls == 2 and gateway.accepted == {}
     assert not [j for j in await queued_sends(settings) if list(j.args) == [str(sms.id)]]
+
+
+# --- the database ---------------------------------------------------------------------------------
+
+
+async def test_a_database_lost_right_after_a_send_does_not_send_the_mail_again(notifier_settings, notifier_db, smtp):
+    """The mail has left when the worker records it; PostgreSQL going away at that moment (down, or
+    every connection taken) makes the worker wait to record it, not send it again."""
+    proxy = await TcpProxy(*target_of(notifier_settings.database_url)).start()
+    settings = notifier_settings.model_copy(
+        update={"database_url": through(notifier_settings.database_url, proxy), "stuck_after_seconds": 20.0}
+    )
+    loop = asyncio.get_running_loop()
+    cut = asyncio.Event()
+    original = smtp.handler.handle_DATA
+
+    async def handle_data(server, session, envelope):
+        reply = await original(server, session, envelope)
+        # The mail is accepted: cut the database before the worker hears the 250.
+        asyncio.run_coroutine_threadsafe(proxy.cut(), loop).result()
+        loop.call_soon_threadsafe(cut.set)
+        return reply
+
+    smtp.handler.handle_DATA = handle_data
+
+    async def restore_later() -> None:
+        await cut.wait()
+        await asyncio.sleep(1.5)
+        await proxy.restore()
+
+    restoring = asyncio.create_task(restore_later())
+    try:
+        await enqueue(settings, builders.digest())
+        await run_worker_until(settings, settled(notifier_db, 1, settings), timeout=40)
+    finally:
+        await restoring
+        await proxy.stop()
+
+    (row,) = await rows(notifier_db)
+    assert (row.status, row.attempts) == ("sent", 1)
+    assert len(smtp.handler.to("vanphong@halong.example")) == 1
