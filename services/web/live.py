@@ -162,7 +162,9 @@ class Hub:
             "deadline": self.view["directive"]["deadline"] if self.view["directive"] else None,
             "banner": self.view["banner"],
         }
-        self.message = f"id: {self.version}\nevent: snapshot\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+        self.message = (
+            f"id: {self.version}\nevent: snapshot\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+        )
         for queue in list(self.subscribers):
             if queue.full():  # a screen that does not read its stream gets the latest message only
                 with contextlib.suppress(asyncio.QueueEmpty):

@@ -61,7 +61,7 @@ def vn_date(value: Any) -> str:
         return "–"
     if isinstance(value, str) and len(value) == 10:
         value = date.fromisoformat(value)
-    if isinstance(value, datetime) or isinstance(value, str):
+    if isinstance(value, datetime | str):
         value = _moment(value)
     return value.strftime("%d/%m/%Y") if value else "–"
 

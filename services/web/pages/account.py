@@ -55,7 +55,7 @@ async def sign_in(
     if not login:
         errors["login"] = "Nhập tên đăng nhập"
     if not password:
-        errors["password"] = "Nhập mật khẩu"
+        errors["password"] = "Nhập mật khẩu"  # noqa: S105 (a message, not a password)
     status = 422
     if not errors:
         apis: Apis = request.app.state.apis
@@ -117,11 +117,11 @@ async def change_password(
 ) -> Response:
     errors = {}
     if not current_password:
-        errors["current_password"] = "Nhập mật khẩu hiện tại"
+        errors["current_password"] = "Nhập mật khẩu hiện tại"  # noqa: S105
     if not new_password:
-        errors["new_password"] = "Nhập mật khẩu mới"
+        errors["new_password"] = "Nhập mật khẩu mới"  # noqa: S105
     elif new_password != confirm_password:
-        errors["confirm_password"] = "Mật khẩu nhập lại không khớp với mật khẩu mới"
+        errors["confirm_password"] = "Mật khẩu nhập lại không khớp với mật khẩu mới"  # noqa: S105
     if not errors:
         apis: Apis = request.app.state.apis
         try:
@@ -136,8 +136,10 @@ async def change_password(
             if exc.status not in (400, 403, 422):
                 raise
             errors = exc.field_errors() or {"current_password": exc.detail}
-            errors = {("current_password" if k not in ("current_password", "new_password") else k): v
-                      for k, v in errors.items()}
+            errors = {
+                ("current_password" if k not in ("current_password", "new_password") else k): v
+                for k, v in errors.items()
+            }
         else:
             store: SessionStore = request.app.state.sessions
             person = Person(**{**session.person.__dict__, "must_change_password": False})
