@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.web.access import NotAllowed, PasswordChangeRequired, SignInRequired, sign_in_url
 from services.web.clients import SERVICE_NAMES, ApiDown, ApiError, Apis
 from services.web.live import Hub
-from services.web.pages import account, adoption, board, ioc, ward
+from services.web.pages import account, adoption, board, directory, ioc, ward
 from services.web.rendering import render
 from services.web.security import PageHeaders
 from services.web.sessions import SESSION_COOKIE, SessionStore
@@ -65,7 +65,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         openapi_url=None,  # pages, not an API
     )
     app.state.settings = settings
-    for router in (account.router, ioc.router, board.router, ward.router, adoption.router):
+    for router in (account.router, ioc.router, board.router, directory.router, ward.router, adoption.router):
         app.include_router(router)
     app.include_router(health_router({"redis": redis_check(lambda: app.state.redis)}))
     app.mount("/static", StaticFiles(directory=settings.static_dir, check_dir=False), name="static")
