@@ -4,13 +4,21 @@
 SHELL := /bin/bash
 UV ?= $(shell command -v uv || echo "$(HOME)/.local/bin/uv")
 export UV_COMPILE_BYTECODE := 1
+WEB := services/web
 
 .PHONY: run test install services bench lint
 
-install:  ## the virtual environment, exactly as uv.lock says (uv itself from PyPI if missing)
+install: $(WEB)/static/vendor/.built  ## the virtual environment as uv.lock says (uv from PyPI if missing); the web's npm packages
 	@command -v uv >/dev/null || test -x "$(UV)" || python3 -m pip install --user --quiet uv \
 		|| python3 -m pip install --user --quiet --break-system-packages uv
 	@$(UV) sync --frozen --quiet
+
+# The web pages' front-end packages (htmx, uPlot; axe-core for the tests), as package-lock.json says,
+# copied into services/web/static/vendor (git-ignored). Again only when the lock or the copy list changes.
+$(WEB)/static/vendor/.built: $(WEB)/package-lock.json $(WEB)/build-assets.mjs
+	@if command -v npm >/dev/null; then \
+		cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build && touch static/vendor/.built; \
+	else echo "warning: npm is missing (Debian: apt install npm): the pages will lack htmx and uPlot, the browser tests axe-core" >&2; fi
 
 services:  ## PostgreSQL and Redis: the local ones, else docker compose, else say what is missing
 	@scripts/ensure-services
