@@ -1,8 +1,11 @@
-"""API-key authentication and roles, shared by every service.
+"""API-key and person-session authentication and roles, shared by every service.
 
 Keys are random (``ioc_`` + 43 URL-safe characters), shown once at creation and stored only as a
 SHA-256 digest: a key has 256 bits of entropy, so a slow password hash would add latency to every
-request and no safety. The ``auth`` schema is migrated by the registry, which manages the keys.
+request and no safety. A person's session token (``ses_`` + 43 URL-safe characters, from
+``POST /v1/sessions`` on the registry) is the same kind of secret, stored the same way, and every
+service accepts it like a key: a person of role ``unit`` acts as a ``ward_app`` bound to their unit.
+The ``auth`` schema is migrated by the registry, which manages keys, people and sessions.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class AuthBase(DeclarativeBase):
 
 
 KEY_PREFIX = "ioc_"
+SESSION_PREFIX = "ses_"
 
 
 class Role(enum.StrEnum):
@@ -71,26 +75,49 @@ def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
+def new_session_token() -> str:
+    return SESSION_PREFIX + secrets.token_urlsafe(32)
+
+
 def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
+# A person's role (``auth.people.role``) and the key role whose permissions it carries.
+PERSON_ROLES: dict[str, Role] = {"office": Role.office, "ops_centre": Role.ops_centre, "unit": Role.ward_app}
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: one API key, its role and (for ward apps) its unit."""
+    """Who is calling: one API key, or one person's session, with its role and (for ward apps and unit
+    people) its unit. For a session, ``key_id`` is the person's id (their rate limit and Idempotency-Keys
+    are the person's, across sessions) and ``session_id`` the session's."""
 
     key_id: uuid.UUID
     name: str
     role: Role
     unit_code: str | None
     rate_limit_per_minute: int | None
+    login: str | None = None  # a person's login; None for an API key
+    session_id: uuid.UUID | None = None
+    must_change_password: bool = False
+
+    @property
+    def person_id(self) -> uuid.UUID | None:
+        return self.key_id if self.login is not None else None
+
+    @property
+    def actor(self) -> str:
+        """Who did it, for the ``by`` fields and audit trails."""
+        return f"person:{self.login} ({self.name})" if self.login else f"key:{self.key_id} ({self.name})"
 
 
 class KeyCache:
-    """Principals of recently seen keys, so that most requests need no key lookup.
+    """Principals of recently seen keys and sessions, so that most requests need no lookup.
 
-    A revocation must bite at once: every change to ``auth.api_keys`` fires a NOTIFY (a trigger made
-    by the registry's migration) and the app's listener empties the cache. While that listener is not
+    A revocation must bite at once: every change to ``auth.api_keys`` and ``auth.people``, and every
+    session revoked (or its last use moved back), fires a NOTIFY (triggers made by the registry's
+    migrations) and the app's listener empties the cache. While that listener is not
     connected the cache is off, so a revocation is never missed; ``ttl`` bounds staleness regardless.
     """
 
@@ -131,15 +158,57 @@ LOOKUP = (
 )
 
 
-async def resolve_principal(pool: asyncpg.Pool, cache: KeyCache | None, key: str) -> Principal | None:
-    """The key's principal from the cache, else from the database (one round trip, no transaction)."""
+# A live session of an enabled person, its last use moved to now in the same statement: a session
+# expires after ``$2`` seconds without use, on whichever service it was used. Moving ``last_seen_at``
+# forward fires no NOTIFY (the trigger looks at revocations and backward moves only), and a cached
+# principal is looked up, and touched, again at most every ``KeyCache.ttl`` seconds.
+SESSION_LOOKUP = """
+UPDATE auth.sessions s SET last_seen_at = now()
+FROM auth.people p
+WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.last_seen_at > now() - make_interval(secs => $2)
+  AND p.id = s.person_id AND p.disabled_at IS NULL
+RETURNING s.id AS session_id, p.id, p.login, p.display_name, p.role, p.unit_code, p.must_change_password
+"""
+
+DEFAULT_SESSION_IDLE_SECONDS = 12 * 3600.0
+
+
+def is_credential(token: str) -> bool:
+    """Whether ``token`` has the shape of a key or a session token (anything else is refused unread)."""
+    return token.startswith((KEY_PREFIX, SESSION_PREFIX)) and len(token) <= 100
+
+
+async def resolve_principal(
+    pool: asyncpg.Pool,
+    cache: KeyCache | None,
+    key: str,
+    *,
+    session_idle_seconds: float = DEFAULT_SESSION_IDLE_SECONDS,
+) -> Principal | None:
+    """The key's or session's principal from the cache, else from the database (one round trip, no
+    transaction)."""
     digest = hash_key(key)
     if cache is not None and (principal := cache.get(digest)) is not None:
         return principal
-    row = await pool.fetchrow(LOOKUP, digest, timeout=10)
-    if row is None:
-        return None
-    principal = Principal(row["id"], row["name"], Role(row["role"]), row["unit_code"], row["rate_limit_per_minute"])
+    if key.startswith(SESSION_PREFIX):
+        row = await pool.fetchrow(SESSION_LOOKUP, digest, session_idle_seconds, timeout=10)
+        if row is None:
+            return None
+        principal = Principal(
+            row["id"],
+            row["display_name"],
+            PERSON_ROLES[row["role"]],
+            row["unit_code"],
+            None,
+            login=row["login"],
+            session_id=row["session_id"],
+            must_change_password=row["must_change_password"],
+        )
+    else:
+        row = await pool.fetchrow(LOOKUP, digest, timeout=10)
+        if row is None:
+            return None
+        principal = Principal(row["id"], row["name"], Role(row["role"]), row["unit_code"], row["rate_limit_per_minute"])
     if cache is not None:
         cache.put(digest, principal)
     return principal
@@ -330,7 +399,10 @@ def _refuse(limit: int, wait_seconds: float) -> NoReturn:
     )
 
 
-_bearer = HTTPBearer(auto_error=False, description="An API key made with `ioc keys create`.")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key made with `ioc keys create`, or a person's session token from `POST /v1/sessions`.",
+)
 
 
 def _unauthorized() -> AppError:
@@ -342,9 +414,14 @@ async def authenticate(request: Request, token: str | None) -> Principal:
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
-    if not token or not token.startswith(KEY_PREFIX) or len(token) > 100:
+    if not token or not is_credential(token):
         raise _unauthorized()
-    principal = await resolve_principal(request.app.state.pg, request.app.state.key_cache, token)
+    principal = await resolve_principal(
+        request.app.state.pg,
+        request.app.state.key_cache,
+        token,
+        session_idle_seconds=request.app.state.settings.session_idle_hours * 3600,
+    )
     if principal is None:
         raise _unauthorized()
     request.state.principal = principal
@@ -352,7 +429,8 @@ async def authenticate(request: Request, token: str | None) -> Principal:
 
 
 def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
-    """A dependency admitting the given roles (403 for others), after the key's rate limit."""
+    """A dependency admitting the given roles (403 for others), after the key's rate limit. A person
+    who must change their password is refused (403 ``password_change_required``) until they have."""
 
     async def dependency(
         request: Request,
@@ -360,11 +438,30 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         principal = await authenticate(request, credentials.credentials if credentials else None)
         await request.app.state.rate_limiter.check(principal)
+        if principal.must_change_password:
+            raise password_change_required()
         if principal.role not in roles:
             raise Forbidden("forbidden-role", role=principal.role.value)
         return principal
 
     return dependency
+
+
+def password_change_required() -> AppError:
+    return AppError(403, "password-change-required", extensions={"code": "password_change_required"})
+
+
+async def require_session(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """A dependency admitting a person's session only (an API key: 403), even one whose password must
+    change: the routes of the session itself (``/v1/sessions/current*``) use it."""
+    principal = await authenticate(request, credentials.credentials if credentials else None)
+    await request.app.state.rate_limiter.check(principal)
+    if principal.session_id is None:
+        raise Forbidden("forbidden-not-session")
+    return principal
 
 
 # Prometheus metrics carry every unit's figures: they are read with the Office's or the operations

@@ -133,6 +133,21 @@ class ReminderDue(Message):
     due_at: AwareDatetime
 
 
+class ReminderRequested(Message):
+    """The Office asked to remind ``unit``, still without a focal point, now ("Nhắc ngay"). The registry
+    sends at most one per (directive, unit) an hour; the notifier's dedupe keys name the message, so a
+    replayed job sends nothing new."""
+
+    job = "notifier.reminder.requested"
+    sender = REGISTRY
+    lane = NORMAL
+
+    type: Literal["registry.reminder.requested"] = "registry.reminder.requested"
+    directive: DirectiveRef
+    unit: UnitRef
+    requested_by: str  # who asked: the person's name, or the key's
+
+
 class DigestUnit(Contract):
     unit: UnitRef
     status: Literal["late", "missing"]
@@ -227,6 +242,7 @@ JOB_MESSAGES: dict[str, type[Message]] = {
         FocalPointWithdrawn,
         DirectiveIssued,
         ReminderDue,
+        ReminderRequested,
         DeadlinePassed,
         GoLive,
         UnitChanged,

@@ -43,7 +43,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.auth import KEY_PREFIX, resolve_principal
+from shared.auth import is_credential, resolve_principal
 from shared.db import is_database_unavailable
 from shared.problems import FieldError, send_problem
 from shared.queues import CronJob, cron
@@ -103,8 +103,10 @@ class IdempotencyMiddleware:
         engine: AsyncEngine = state.engine
         try:
             principal = None
-            if token.startswith(KEY_PREFIX):
-                principal = await resolve_principal(state.pg, state.key_cache, token)
+            if is_credential(token):
+                principal = await resolve_principal(
+                    state.pg, state.key_cache, token, session_idle_seconds=state.settings.session_idle_hours * 3600
+                )
             if principal is None:  # the route answers 401, or takes a gateway's receipt: nothing to replay
                 await self.app(scope, replay_receive, send)
                 return

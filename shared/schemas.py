@@ -13,6 +13,7 @@ services' own and answer 422 with a code listed in ``shared.texts.RULE_CODES``.
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -95,6 +96,36 @@ def text(max_length: int, **schema: Any) -> Rules:
         return cleaned
 
     return Rules(check, {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": VISIBLE, **schema})
+
+
+def secret(min_length: int, max_length: int, *, password: bool = True, **schema: Any) -> Rules:
+    """A password (or a login as typed at sign-in), taken as typed (not folded, spaces kept), in NFC:
+    from ``min_length`` to ``max_length`` characters as sent."""
+
+    def check(value: object) -> str:
+        sent = _check_string(value, max_length)
+        if len(sent) < min_length:
+            raise _error("string_too_short", min_length=min_length)
+        return unicodedata.normalize("NFC", sent)
+
+    shape = {"type": "string", "minLength": min_length, "maxLength": max_length}
+    return Rules(check, {**shape, **({"format": "password"} if password else {}), **schema})
+
+
+LOGIN_PATTERN = "^[A-Za-z0-9._-]{3,64}$"
+_LOGIN = re.compile(LOGIN_PATTERN.replace("$", r"\Z"))
+
+
+def _login(value: object) -> str:
+    if not isinstance(value, str) or not _LOGIN.match(value):
+        raise _error("login_invalid")
+    return value.lower()
+
+
+# A person's login: 3 to 64 letters, digits, dots, hyphens and underscores; stored lower-case.
+Login = Annotated[
+    str, PlainValidator(_login), WithJsonSchema({"type": "string", "pattern": LOGIN_PATTERN, "examples": ["ha-phong"]})
+]
 
 
 def optional_text(max_length: int, **schema: Any) -> Rules:

@@ -69,6 +69,9 @@ class CommonSettings(BaseSettings):
     # Origins whose pages may call the APIs from a browser (CORS), e.g. ["https://ioc.halong.gov.vn"];
     # none by default: browsers are refused, server-to-server clients are not concerned.
     cors_origins: list[str] = []
+    # A person's session token (POST /v1/sessions on the registry) expires after this many hours without
+    # a request on any service; every service checks it.
+    session_idle_hours: float = 12.0
 
     def rate_limits(self) -> dict[str, int]:
         """Requests a minute per key, by role name."""

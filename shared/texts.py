@@ -21,6 +21,8 @@ TITLES: dict[str, tuple[str, str]] = {
     "rate-limited": ("Vượt giới hạn tần suất", "Too many requests"),
     "service-unavailable": ("Dịch vụ tạm thời không khả dụng", "Service unavailable"),
     "internal-error": ("Lỗi hệ thống", "Internal error"),
+    "sign-in-locked": ("Tạm khoá đăng nhập", "Sign-in locked"),
+    "password-change-required": ("Cần đổi mật khẩu", "Password change required"),
 }
 
 # key: (detail_vi, detail_en)
@@ -60,6 +62,10 @@ DETAILS: dict[str, tuple[str, str]] = {
     "rate-limited": (
         "Khoá này đã vượt giới hạn {limit} yêu cầu/phút. Thử lại sau {retry_after} giây.",
         "This key exceeded its limit of {limit} requests per minute. Retry in {retry_after} s.",
+    ),
+    "unsupported-media-type-csv": (
+        "Nội dung phải là tệp CSV (Content-Type: text/csv).",
+        "The body must be CSV (Content-Type: text/csv).",
     ),
     "database-unavailable": (
         "Cơ sở dữ liệu tạm thời không khả dụng. Vui lòng thử lại sau.",
@@ -119,6 +125,28 @@ DETAILS: dict[str, tuple[str, str]] = {
     ),
     # keys
     "key-not-found": ("Không có khoá API {id}.", "There is no API key {id}."),
+    # people and sessions
+    "person-not-found": ("Không có tài khoản {id}.", "There is no person {id}."),
+    "person-exists": ("Tên đăng nhập {login} đã có người dùng.", "The login {login} is taken."),
+    "sign-in-failed": ("Tên đăng nhập hoặc mật khẩu không đúng.", "Wrong login or password."),
+    "sign-in-locked": (
+        "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.",
+        "Too many failed sign-ins. Please try again in {minutes} minutes.",
+    ),
+    "password-change-required": (
+        "Cần đổi mật khẩu trước khi làm việc khác (POST /v1/sessions/current/password).",
+        "Change the password before anything else (POST /v1/sessions/current/password).",
+    ),
+    "forbidden-not-session": (
+        "Thao tác này dành cho phiên đăng nhập của một người, không dành cho khoá API.",
+        "This is for a person's session, not for an API key.",
+    ),
+    # units import
+    "units-import-invalid": (
+        "Tệp CSV có {count} dòng không hợp lệ; chưa đơn vị nào được thay đổi.",
+        "{count} lines of the CSV are invalid; no unit was changed.",
+    ),
+    "units-import-unreadable": ("Không đọc được tệp CSV danh sách đơn vị.", "The unit CSV cannot be read."),
 }
 
 # Field-level messages: pydantic error types and our own validators' types.
@@ -201,13 +229,29 @@ FIELD_MESSAGES: dict[str, tuple[str, str]] = {
     "parent_unknown": ("Không có đơn vị cha mã {code}.", "There is no parent unit with code {code}."),
     "parent_self": ("Đơn vị không thể là cha của chính nó.", "A unit cannot be its own parent."),
     "role_needs_unit": (
-        "Vai trò ward_app phải gắn với một đơn vị (unit_code).",
-        "The ward_app role must be bound to one unit (unit_code).",
+        "Vai trò ward_app phải gắn với một đơn vị (unit_code). Người có vai trò unit cũng vậy.",
+        "The ward_app role must be bound to one unit (unit_code). So must a person of role unit.",
     ),
     "role_forbids_unit": (
-        "Chỉ vai trò ward_app được gắn với đơn vị.",
-        "Only the ward_app role is bound to a unit.",
+        "Chỉ vai trò ward_app (khoá API) và unit (người) được gắn với đơn vị.",
+        "Only the ward_app role (keys) and the unit role (people) are bound to a unit.",
     ),
+    "login_invalid": (
+        "Tên đăng nhập gồm 3 đến 64 ký tự: chữ cái không dấu, chữ số, dấu chấm, gạch ngang, gạch dưới.",
+        "A login has 3 to 64 characters: letters without accents, digits, dots, hyphens, underscores.",
+    ),
+    "password_is_login": (
+        "Mật khẩu mới không được trùng với tên đăng nhập.",
+        "The new password must not be the login.",
+    ),
+    "password_wrong": ("Mật khẩu hiện tại không đúng.", "The current password is wrong."),
+    "csv_unreadable": (
+        "Tệp phải là CSV UTF-8 có cột ward_code, ward_name, ward_type (danh sách của Tổng cục Thống kê) hoặc "
+        "code, name, kind[, parent_code, email, phone, staff_headcount], tối đa {max_rows} dòng.",
+        "The file must be UTF-8 CSV with the columns ward_code, ward_name, ward_type (the GSO list) or "
+        "code, name, kind[, parent_code, email, phone, staff_headcount], at most {max_rows} rows.",
+    ),
+    "csv_line_invalid": ("Dòng {line} ({code}): {problem}", "Line {line} ({code}): {problem}"),
     "cursor_invalid": ("Con trỏ phân trang không hợp lệ.", "Invalid pagination cursor."),
     "format_invalid": ("Định dạng phải là json, csv hoặc xlsx.", "Format must be json, csv or xlsx."),
     "unit_code_invalid": (
@@ -256,5 +300,9 @@ RULE_CODES = frozenset(
         "date_in_future",  # the clock
         "occurred_in_future",  # the clock
         "cursor_invalid",  # not a next_cursor this service gave
+        "password_is_login",  # another field (the stored login)
+        "password_wrong",  # stored data
+        "csv_unreadable",  # the CSV's content: a text body's schema cannot state it
+        "csv_line_invalid",  # a line of the CSV, or the units it names
     }
 )

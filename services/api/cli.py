@@ -7,7 +7,9 @@ Examples::
     ioc keys list
     ioc keys revoke 3f0c…
     ioc units import units.csv
-    ioc seed demo
+    ioc people create --login ha-phong --name "Nguyễn Thị Lan" --role unit --unit 06652
+    ioc people list
+    ioc seed demo --keys --people
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.api import migrations
 from services.api.keys import service as keys_service
 from services.api.keys.schemas import KeyCreate
-from services.api.seed.demo import demo_keys, seed_demo
+from services.api.people import service as people_service
+from services.api.people.schemas import PersonCreate
+from services.api.seed.demo import demo_keys, demo_people, seed_demo
 from services.api.settings import get_settings
 from services.api.units import service as units_service
 from services.api.units.importer import import_units
@@ -40,7 +44,9 @@ app = typer.Typer(
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 units_app = typer.Typer(help="The unit directory.", no_args_is_help=True)
 seed_app = typer.Typer(help="Demo data.", no_args_is_help=True)
+people_app = typer.Typer(help="People's accounts: create, list, disable, reset-password.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(people_app, name="people")
 app.add_typer(units_app, name="units")
 app.add_typer(seed_app, name="seed")
 
@@ -164,12 +170,85 @@ def units_announce() -> None:
     typer.echo(f"announced {count} units")
 
 
+@people_app.command("create")
+def people_create(
+    login: Annotated[str, typer.Option(help="3 to 64 letters, digits, . - _ (stored lower-case)")],
+    name: Annotated[str, typer.Option(help="the person's name, as shown")],
+    role: Annotated[str, typer.Option(help="office, ops_centre or unit")],
+    unit: Annotated[str | None, typer.Option(help="unit code; required for role unit")] = None,
+    password_change: Annotated[
+        bool, typer.Option("--password-change/--no-password-change", help="ask for a new password at first sign-in")
+    ] = True,
+) -> None:
+    """Create an account. Its one-time password is printed alone on the last line, once."""
+    try:
+        data = PersonCreate(
+            login=login, display_name=name, role=role, unit_code=unit, must_change_password=password_change
+        )
+    except ValidationError as exc:
+        raise _fail(exc, 2) from None
+    created = _run(
+        lambda s: _with_session(s, lambda session: people_service.create_person(session, data, by="ioc people create"))
+    )
+    typer.echo(
+        f"id:    {created.id}\nlogin: {created.login}\nrole:  {created.role}\nunit:  {created.unit_code or '-'}\n"
+        f"name:  {created.display_name}\n"
+        + (
+            "Give this password once; it must be changed at first sign-in:"
+            if created.must_change_password
+            else "Give this password once:"
+        )
+    )
+    typer.echo(created.password)
+
+
+@people_app.command("list")
+def people_list() -> None:
+    """Every account (no passwords): login, role, unit, created, disabled, name."""
+    rows = _run(lambda s: _with_session(s, people_service.list_people))
+    typer.echo(f"{'login':24}  {'role':10}  {'unit':8}  {'created':16}  {'disabled':16}  name")
+    for p in rows:
+        created = to_vietnam(p.created_at).strftime("%Y-%m-%d %H:%M")
+        disabled = to_vietnam(p.disabled_at).strftime("%Y-%m-%d %H:%M") if p.disabled_at else "-"
+        typer.echo(f"{p.login:24}  {p.role:10}  {p.unit_code or '-':8}  {created:16}  {disabled:16}  {p.display_name}")
+
+
+@people_app.command("disable")
+def people_disable(login: Annotated[str, typer.Argument(help="the person's login")]) -> None:
+    """Disable an account: its sessions stop working on every service at once."""
+
+    async def work(session: AsyncSession) -> str:
+        person = await people_service.find_by_login(session, login)
+        return (await people_service.disable_person(session, person, by="ioc people disable")).login
+
+    typer.echo(f"disabled {_run(lambda s: _with_session(s, work))}")
+
+
+@people_app.command("reset-password")
+def people_reset_password(login: Annotated[str, typer.Argument(help="the person's login")]) -> None:
+    """A new one-time password, printed alone on the last line; the person's sessions end."""
+
+    async def work(session: AsyncSession) -> str:
+        person = await people_service.find_by_login(session, login)
+        return (await people_service.reset_password(session, person, by="ioc people reset-password")).password
+
+    password = _run(lambda s: _with_session(s, work))
+    typer.echo(f"New password for {login.strip().lower()}; it must be changed at first sign-in:")
+    typer.echo(password)
+
+
 @seed_app.command("demo")
 def seed_demo_command(
     keys: Annotated[bool, typer.Option(help="also make fresh demo keys (revoking the previous ones)")] = False,
     keys_file: Annotated[Path, typer.Option(help="where --keys writes the new keys (replacing the old)")] = Path(
         ".run/demo-keys.txt"
     ),
+    people: Annotated[
+        bool, typer.Option(help="also give the demo people (one per role) fresh passwords, no change asked")
+    ] = False,
+    people_file: Annotated[
+        Path, typer.Option(help="where --people writes `<role> <login> <password>` lines (replacing the old)")
+    ] = Path(".run/demo-people.txt"),
 ) -> None:
     """Load Hạ Long's units, directive 984/UBND with its registrations, and a directive due in two weeks."""
     report = _run(seed_demo)
@@ -184,6 +263,13 @@ def seed_demo_command(
         keys_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
         typer.echo("\n".join(lines))
         typer.echo(f"(the previous demo keys are revoked; these are in {keys_file})")
+    if people:
+        lines = [f"{role} {login} {password}" for role, login, password in _run(demo_people)]
+        people_file.parent.mkdir(parents=True, exist_ok=True)
+        people_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        people_file.chmod(0o600)
+        typer.echo("\n".join(lines))
+        typer.echo(f"(demo people: role, login, password; made anew on every run, in {people_file})")
 
 
 if __name__ == "__main__":

@@ -156,6 +156,18 @@ class ScheduledNotice(Base):
     skipped: Mapped[str | None] = mapped_column(Text, doc="why nothing was sent (too late, ...)")
 
 
+class ManualReminder(Base):
+    """The last reminder the Office sent now ("Nhắc ngay") to a unit for a directive: at most one per
+    ``IOC_MANUAL_REMINDER_INTERVAL_MINUTES``, checked and set in the transaction that queues it."""
+
+    __tablename__ = "manual_reminders"
+
+    directive_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("directives.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    last_sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_sent_by: Mapped[str] = mapped_column(String(200))
+
+
 class OutboxMessage(OutboxColumns, Base):
     """A message for another service, written in the same transaction as the change that causes it
     (``shared/outbox.py``). A registration's row carries ids only (``ref``), from the database

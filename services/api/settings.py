@@ -22,6 +22,13 @@ class RegistrySettings(CommonSettings):
     # created after it) is recorded as skipped rather than sent late.
     notice_grace_hours: float = 24.0
 
+    # Sign-in: this many failures for one (login, client address) pair within the lock period lock that
+    # pair for the lock period (429, the same message whatever was wrong).
+    sign_in_max_failures: int = 5
+    sign_in_lock_minutes: float = 15.0
+    # The Office's "remind now": at most one manual reminder per (directive, unit) in this many minutes.
+    manual_reminder_interval_minutes: float = 60.0
+
     @model_validator(mode="after")
     def _own_database(self) -> RegistrySettings:
         if self.registry_database_url:

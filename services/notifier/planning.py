@@ -21,6 +21,7 @@ from shared.contracts import (
     GoLive,
     Message,
     ReminderDue,
+    ReminderRequested,
 )
 from shared.phones import is_mobile
 
@@ -82,6 +83,11 @@ def plan(message: Message, *, office_email: str) -> list[Draft]:
             key = f"reminder:{d.id}:{u.code}:{label}"
             add(f"{key}:email", "reminder_due", "email", u.email, u.name)
             add(f"{key}:sms", "reminder_due", "sms", u.phone, u.name)
+        case ReminderRequested(directive=d, unit=u, message_id=message_id):
+            # The message's id names this request: a replayed job sends nothing new, a later request does.
+            key = f"reminder:{d.id}:{u.code}:now:{message_id}"
+            add(f"{key}:email", "reminder_requested", "email", u.email, u.name)
+            add(f"{key}:sms", "reminder_requested", "sms", u.phone, u.name)
         case DeadlinePassed(directive=d):
             add(f"digest:{d.id}:email", "deadline_digest", "email", office_email, OFFICE_NAME)
         case GoLive(directive=d, focal_point=fp):

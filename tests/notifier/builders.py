@@ -18,6 +18,7 @@ from shared.contracts import (
     FocalPointWithdrawn,
     GoLive,
     ReminderDue,
+    ReminderRequested,
     UnitRef,
 )
 from shared.timeutil import VIETNAM
@@ -86,6 +87,16 @@ def reminder(label: str = "1d", unit: UnitRef = UNIT) -> ReminderDue:
         unit=unit,
         label=label,
         due_at=DIRECTIVE.deadline - timedelta(days=1),
+    )
+
+
+def reminder_now(unit: UnitRef = UNIT) -> ReminderRequested:
+    return ReminderRequested(
+        message_id=uuid.uuid4(),
+        occurred_at=datetime(2020, 2, 14, 10, 30, tzinfo=VIETNAM),
+        directive=DIRECTIVE,
+        unit=unit,
+        requested_by="Trần Văn Bình",
     )
 
 

@@ -26,6 +26,7 @@ BUILDERS = {
     "withdrawn": builders.withdrawn,
     "issued": builders.issued,
     "reminder": builders.reminder,
+    "reminder_now": builders.reminder_now,
     "digest": builders.digest,
     "go_live": builders.go_live,
     "adoption_nudge": builders.adoption_nudge,
@@ -49,6 +50,10 @@ EXPECTED = {
         ("directive_issued", "sms", "+84912000652"),
     },
     "reminder": {("reminder_due", "email", "ubnd.haphong@halong.example"), ("reminder_due", "sms", "+84912000652")},
+    "reminder_now": {
+        ("reminder_requested", "email", "ubnd.haphong@halong.example"),
+        ("reminder_requested", "sms", "+84912000652"),
+    },
     "digest": {("deadline_digest", "email", "vanphong@halong.example")},
     "go_live": {("go_live", "sms", "+84912345678"), ("go_live", "email", "duc.nv@halong.example")},
     "adoption_nudge": {
@@ -247,3 +252,16 @@ def test_adoption_nudge_and_digest_read_as_vietnamese_percentages():
     (digest,) = materialised(builders.adoption_digest())
     assert "700/900 (77,8%)" in digest["body"]
     assert "06652 Phường Hà Phong: 21/30 cán bộ (70%), 120 người dân" in digest["body"]
+
+
+def test_a_reminder_sent_now_says_when_and_names_the_directive():
+    rows = materialised(builders.reminder_now())
+    email, sms = only(rows, "reminder_requested", "email"), only(rows, "reminder_requested", "sms")
+    assert email["subject"] == "Nhắc: Phường Hà Phong chưa cử cán bộ đầu mối theo văn bản 984/UBND"
+    assert email["body"].startswith("Kính gửi Phường Hà Phong,\n\nĐến 10:30 ngày 14/02/2020,")
+    assert sms["body"] == (
+        "UBND TP Ha Long nhac: Phuong Ha Phong chua cu can bo dau moi IOC theo VB 984/UBND, "
+        "han truoc ngay 15/02/2020. De nghi cu ngay."
+    )
+    again = materialised(builders.reminder_now())
+    assert {r["dedupe_key"] for r in rows}.isdisjoint(r["dedupe_key"] for r in again)  # another request

@@ -21,7 +21,12 @@ REGISTRY = (
     "registry.outbox",
     "registry.idempotency_keys",
     "registry.scheduled_notices",
+    "registry.manual_reminders",
     "auth.api_keys",  # made by the registry; every service reads them
+    "auth.sessions",  # people and their sessions too
+    "auth.people",
+    "auth.sign_in_failures",
+    "auth.audit_events",
 )
 ADOPTION = (
     "adoption.events",

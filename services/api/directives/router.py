@@ -39,7 +39,7 @@ def directive_links(pointer: str) -> dict[str, dict[str, Any]]:
 )
 async def create_directive(session: Session, principal: Office, body: DirectiveCreate) -> DirectiveOut:
     """Issue a directive to a set of units, with its (exclusive) deadline."""
-    directive, codes = await service.create_directive(session, body, by=principal.name)
+    directive, codes = await service.create_directive(session, body, by=principal.actor[:200])
     return directive_out(directive, codes)
 
 

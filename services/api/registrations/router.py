@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from services.api.dependencies import Office, Pool, Reader, Registrar, Session
+from services.api.dependencies import Pool, Reader, Registrar, Session
 from services.api.directives.service import ensure_addresses_own_unit, get_directive
 from services.api.registrations import service
 from services.api.registrations.schemas import RegistrationCreate, RegistrationOut, Withdrawal
 from shared.auth import Role, ensure_unit_scope
 from shared.openapi import link, problem_responses
+from shared.problems import Forbidden
 from shared.schemas import UnitCode, Uuid
 
 router = APIRouter(tags=["registrations"])
@@ -64,10 +65,14 @@ async def register_focal_point(principal: Registrar, body: RegistrationCreate, p
     responses=problem_responses({404: "No such registration", 409: "It is no longer active"}),
 )
 async def withdraw_focal_point(
-    session: Session, principal: Office, registration_id: Uuid, body: Withdrawal
+    session: Session, principal: Registrar, registration_id: Uuid, body: Withdrawal
 ) -> RegistrationOut:
-    """Withdraw an active focal point (Office only); the unit counts as missing again."""
-    return await service.withdraw(session, registration_id, reason=body.reason, by=principal.name)
+    """Withdraw an active focal point (the Office, or a person of the unit; not a ward app's key); the
+    unit counts as missing again."""
+    if principal.role is Role.ward_app and principal.login is None:
+        raise Forbidden("forbidden-role", role=principal.role.value)
+    own = principal.unit_code if principal.role is Role.ward_app else None
+    return await service.withdraw(session, registration_id, reason=body.reason, by=principal.actor[:200], unit_code=own)
 
 
 @router.get(

@@ -22,7 +22,7 @@ from services.api.registrations.schemas import NOMINATION_FIELDS, RegistrationCr
 from services.api.units.service import find_unit
 from shared.auth import Principal, ensure_unit_scope
 from shared.contracts import FocalPointRegistered, FocalPointWithdrawn
-from shared.problems import AppError, Conflict, FieldError, NotFound
+from shared.problems import AppError, Conflict, FieldError, Forbidden, NotFound
 from shared.timeutil import utcnow
 
 
@@ -44,7 +44,7 @@ async def register(
         unit_code=data.unit_code,
         nomination=data.model_dump(include=set(NOMINATION_FIELDS)),
         received_at=received_at or utcnow(),
-        submitted_by=principal.name,
+        submitted_by=principal.actor[:200],
         outbox={"id": str(uuid.uuid4()), "queue": FocalPointRegistered.consumer(), "job_name": FocalPointRegistered.job}
         if notify
         else None,
@@ -88,14 +88,19 @@ async def compose_registered(session: AsyncSession, outbox_id: uuid.UUID, ref: d
     )
 
 
-async def withdraw(session: AsyncSession, registration_id: uuid.UUID, *, reason: str, by: str) -> RegistrationOut:
-    """End the unit's active focal point: the unit counts as missing again until it registers anew."""
+async def withdraw(
+    session: AsyncSession, registration_id: uuid.UUID, *, reason: str, by: str, unit_code: str | None = None
+) -> RegistrationOut:
+    """End the unit's active focal point: the unit counts as missing again until it registers anew.
+    ``unit_code``: the caller may withdraw that unit's focal points only (403 for another's)."""
     found = await session.get(FocalPoint, registration_id)
     if found is None:
         raise NotFound("registration-not-found", id=str(registration_id))
     directive = await session.get(Directive, found.directive_id)
     unit = await session.get(Unit, found.unit_id)
     assert directive is not None and unit is not None
+    if unit_code is not None and unit.code != unit_code:
+        raise Forbidden("forbidden-unit", own=unit_code, unit=unit.code)
     await session.execute(
         select(DirectiveUnit.unit_id)
         .where(DirectiveUnit.directive_id == found.directive_id, DirectiveUnit.unit_id == found.unit_id)

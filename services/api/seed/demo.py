@@ -24,6 +24,10 @@ from services.api.directives.schemas import DirectiveCreate
 from services.api.keys import service as keys
 from services.api.keys.schemas import KeyCreate
 from services.api.models import Directive
+from services.api.people import service as people
+from services.api.people.models import Person
+from services.api.people.passwords import hash_password, one_time_password
+from services.api.people.schemas import PersonCreate
 from services.api.registrations import service as registrations
 from services.api.registrations.schemas import RegistrationCreate
 from services.api.units import service as units
@@ -33,7 +37,7 @@ from shared.auth import Principal, Role
 from shared.db import raw_connection
 from shared.problems import describe
 from shared.text import fold_for_search
-from shared.timeutil import VIETNAM, vietnam_midnight, vietnam_today
+from shared.timeutil import VIETNAM, utcnow, vietnam_midnight, vietnam_today
 
 HERE = Path(__file__).parent
 SEEDER = Principal(uuid.UUID(int=0), "demo seed", Role.office, None, None)
@@ -157,6 +161,36 @@ async def demo_keys(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str
             created = await keys.create_key(session, KeyCreate(name=name, role=role, unit_code=unit))
             secrets[name] = created.key
     return secrets
+
+
+DEMO_PEOPLE = [
+    ("van-phong", "Văn phòng HĐND và UBND (demo)", "office", None),
+    ("ioc", "Trực ban Trung tâm điều hành (demo)", "ops_centre", None),
+    ("ha-phong", "Cán bộ phường Hà Phong (demo)", "unit", "06652"),
+]
+
+
+async def demo_people(sessions: async_sessionmaker[AsyncSession]) -> list[tuple[str, str, str]]:
+    """One person per role with a fresh random password, not asked to change it: (role, login, password).
+    Their previous sessions end."""
+    made = []
+    async with sessions() as session:
+        for login, name, role, unit in DEMO_PEOPLE:
+            password = one_time_password()
+            person = await session.scalar(select(Person).where(Person.login == login))
+            if person is None:
+                data = PersonCreate(
+                    login=login, display_name=name, role=role, unit_code=unit, must_change_password=False
+                )
+                await people.create_person(session, data, by="demo seed", password=password)
+            else:
+                now = utcnow()
+                person.password_hash = await hash_password(password)
+                person.must_change_password, person.password_changed_at, person.disabled_at = False, now, None
+                await people.revoke_sessions(session, person.id, now)
+                await session.commit()
+            made.append((role, login, password))
+    return made
 
 
 async def _ward_contacts(session: AsyncSession, rng: random.Random) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from services.api.dependencies import Office, Reader, Session
 from services.api.units import service
-from services.api.units.schemas import UnitCode, UnitCreate, UnitKind, UnitOut, UnitPatch
+from services.api.units.importer import import_csv
+from services.api.units.schemas import ImportCounts, UnitCode, UnitCreate, UnitKind, UnitOut, UnitPatch
 from shared.auth import Role, ensure_unit_scope
 from shared.openapi import link, problem_responses
+from shared.problems import AppError, prefers_english
 from shared.schemas import QueryBoolean
 
 router = APIRouter(prefix="/v1/units", tags=["units"])
@@ -70,3 +72,46 @@ async def create_unit(session: Session, principal: Office, body: UnitCreate) -> 
 async def update_unit(session: Session, principal: Office, code: CodePath, body: UnitPatch) -> UnitOut:
     """Change a unit's fields; ``active: false`` retires it (its history stays)."""
     return UnitOut.model_validate(await service.update_unit(session, code, body, by=principal))
+
+
+CSV_BODY = {
+    "required": True,
+    "content": {
+        "text/csv": {
+            "schema": {"type": "string", "maxLength": 1024 * 1024},
+            "example": "code,name,kind,parent_code,email,phone,staff_headcount\n"
+            "06652,Phường Hà Phong,ward,193,ubnd.haphong@halong.gov.vn,,24\n",
+        }
+    },
+}
+
+
+@router.post(
+    "/import",
+    response_model=ImportCounts,
+    openapi_extra={"requestBody": CSV_BODY},
+    responses=problem_responses(
+        {
+            413: "The file is over 1 MiB",
+            415: "The body is not CSV (Content-Type: text/csv)",
+            422: "The file is not a unit CSV, or some lines are invalid (`errors` and `lines` name each): "
+            "nothing was changed",
+        }
+    ),
+)
+async def import_units(request: Request, principal: Office) -> ImportCounts:
+    """Import units from a CSV (Office only), the file `ioc units import` reads: the GSO list
+    (ward_code, ward_name, ward_type[, district_code]) or code, name, kind[, parent_code, email, phone,
+    staff_headcount]. New codes are created, changed rows update their unit, the rest are unchanged.
+    All or nothing: one bad line and no unit changes."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type not in ("text/csv", "application/csv"):
+        raise AppError(415, "unsupported-media-type", "unsupported-media-type-csv")
+    report = await import_csv(
+        request.app.state.engine,
+        await request.body(),
+        by=principal.actor[:200],
+        login=principal.login,
+        english=prefers_english(request.headers.get("accept-language")),
+    )
+    return ImportCounts(created=report.created, updated=report.updated, unchanged=report.unchanged)

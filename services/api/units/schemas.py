@@ -19,7 +19,7 @@ from shared.schemas import (
     text,
 )
 
-__all__ = ["UnitCode", "UnitCreate", "UnitKind", "UnitOut", "UnitPatch"]
+__all__ = ["ImportCounts", "UnitCode", "UnitCreate", "UnitKind", "UnitOut", "UnitPatch"]
 
 UnitKind = Literal["department", "agency", "ward", "commune", "town", "city", "province"]
 UnitName = Annotated[str, text(200, examples=["Phường Hà Phong"])]
@@ -77,3 +77,9 @@ def snapshot(unit: object) -> UnitSnapshot:
         f: getattr(unit, f)
         for f in ("code", "name", "kind", "parent_code", "email", "phone", "staff_headcount", "active")
     }
+
+
+class ImportCounts(ResponseModel):
+    created: int
+    updated: int
+    unchanged: int

@@ -142,4 +142,4 @@ def search_name(name: str) -> str:
 
 
 def _actor(by: Principal | str) -> str:
-    return by if isinstance(by, str) else f"key:{by.key_id} ({by.name})"
+    return by if isinstance(by, str) else by.actor

@@ -1,0 +1,49 @@
+"""People's accounts in and out of the API."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from shared.schemas import Login, RequestModel, ResponseModel, UnitCode, VietnamTime, text
+
+PersonRole = Literal["office", "ops_centre", "unit"]
+
+
+class PersonCreate(RequestModel):
+    login: Login = Field(description="3 to 64 letters, digits, `.`, `-` or `_`; stored lower-case, unique")
+    display_name: Annotated[str, text(200, examples=["Nguyễn Thị Lan"])]
+    role: PersonRole = Field(description="office, ops_centre, or unit (a ward's or department's official)")
+    unit_code: UnitCode | None = Field(
+        None, validate_default=True, description="required for role unit (an active unit), refused otherwise"
+    )
+    must_change_password: bool = Field(True, description="false only for demo accounts")
+
+    @field_validator("unit_code")
+    @classmethod
+    def _unit_matches_role(cls, unit_code: str | None, info: ValidationInfo) -> str | None:
+        role = info.data.get("role")
+        if role == "unit" and unit_code is None:
+            raise PydanticCustomError("role_needs_unit", "role unit needs a unit")
+        if role is not None and role != "unit" and unit_code is not None:
+            raise PydanticCustomError("role_forbids_unit", "only role unit has a unit")
+        return unit_code
+
+
+class PersonOut(ResponseModel):
+    id: uuid.UUID
+    login: str
+    display_name: str
+    role: PersonRole
+    unit_code: str | None
+    must_change_password: bool
+    created_at: VietnamTime
+    password_changed_at: VietnamTime
+    disabled_at: VietnamTime | None
+
+
+class PersonWithPassword(PersonOut):
+    password: str = Field(description="the one-time password, shown this once; it must be changed at first sign-in")
