@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
-from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from sqlalchemy import text
 
 from services.adoption.app import create_app as adoption_app
@@ -20,7 +19,7 @@ from services.adoption.settings import AdoptionSettings
 from services.adoption.worker import build_worker as adoption_worker
 from services.api.app import create_app as registry_app
 from services.api.migrations import upgrade as upgrade_registry
-from services.api.seed.demo import demo_keys, seed_demo
+from services.api.seed.demo import demo_keys, demo_people, seed_demo
 from services.api.settings import RegistrySettings
 from services.api.units.service import announce_all
 from services.api.worker import build_worker as registry_worker
@@ -29,7 +28,6 @@ from services.notifier.migrations import upgrade as upgrade_notifier
 from services.notifier.settings import NotifierSettings
 from services.notifier.worker import build_worker as notifier_worker
 from services.web.app import create_app as web_app
-from services.web.sessions import SESSION_COOKIE, Person, SessionStore
 from services.web.settings import WebSettings
 from shared.db import create_engine, session_factory
 from tests.support.databases import create_database, drop_database
@@ -75,6 +73,7 @@ async def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Asy
     sessions = session_factory(engine)
     await seed_demo(sessions)
     keys = await demo_keys(sessions)
+    people = {role: (login, password) for role, login, password in await demo_people(sessions)}
     async with sessions() as session:
         await announce_all(session)
         await session.commit()
@@ -112,7 +111,7 @@ async def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Asy
                 keys,
                 {number: str(id_) for number, id_ in rows},
                 sessions,
-                extra={"web_settings": web_settings},
+                extra={"web_settings": web_settings, "people": people},
             )
         finally:
             for server in (web, *servers):
@@ -135,24 +134,21 @@ async def browser() -> AsyncIterator[Browser]:
         await browser.close()
 
 
+async def sign_in(page: Page, stack: Stack, login: str, password: str) -> None:
+    """Signs in through the sign-in page, as a person would."""
+    await page.goto(f"{stack.web.url}/dang-nhap")
+    await page.get_by_label("Tên đăng nhập").fill(login)
+    await page.get_by_label("Mật khẩu").fill(password)
+    await page.get_by_role("button", name="Đăng nhập").click()
+
+
 async def signed_in_context(browser: Browser, stack: Stack, role: str, **options) -> BrowserContext:
-    """A browser context with a session of ``role`` (office, ops_centre, unit of 06652)."""
-    key = {"office": OFFICE, "ops_centre": SCREEN, "unit": WARD}[role]
-    settings: WebSettings = stack.extra["web_settings"]
-    redis = aioredis.Redis.from_url(settings.redis_url)
-    try:
-        person = Person(
-            id=str(uuid.uuid4()),
-            login=f"test-{role}",
-            display_name=f"Người thử {role}",
-            role=role,
-            unit_code="06652" if role == "unit" else None,
-        )
-        session = await SessionStore(redis, settings).create(stack.keys[key], person)
-    finally:
-        await redis.aclose()
+    """A browser context signed in as the demo person of ``role`` (office, ops_centre, or unit of 06652)."""
     context = await browser.new_context(locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", **options)
-    await context.add_cookies([{"name": SESSION_COOKIE, "value": session.session_id, "url": stack.web.url}])
+    page = await context.new_page()
+    await sign_in(page, stack, *stack.extra["people"][role])
+    await page.wait_for_url(lambda url: "/dang-nhap" not in url)
+    await page.close()
     return context
 
 
