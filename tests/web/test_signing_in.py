@@ -10,7 +10,8 @@ import httpx
 from playwright.async_api import expect
 
 from tests.builders import auth
-from tests.web.conftest import OFFICE, sign_in, signed_in_context
+from tests.web.conftest import sign_in, signed_in_context
+from tests.web.stack import OFFICE
 
 WRONG = "Tên đăng nhập hoặc mật khẩu không đúng"
 
