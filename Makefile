@@ -30,11 +30,12 @@ test: install services  ## also the Debian programs the tests drive (scripts/ens
 	@scripts/ensure-test-tools
 	@$(UV) run --frozen pytest
 
-bench: install services  ## the four benchmarks, one after the other (~12 minutes; see bench/README.md)
+bench: install services  ## the five benchmarks, one after the other (~12 minutes; see bench/README.md)
 	@$(UV) run --frozen python -m bench.registry; r=$$?; \
 	$(UV) run --frozen python -m bench.notifier || r=1; \
 	$(UV) run --frozen python -m bench.adoption || r=1; \
-	$(UV) run --frozen python -m bench.lanes || r=1; exit $$r
+	$(UV) run --frozen python -m bench.lanes || r=1; \
+	$(UV) run --frozen python -m bench.web || r=1; exit $$r
 
 lint: install  ## ruff (style and bugs) and mypy (types; strict on shared/)
 	@$(UV) run --frozen ruff check . && $(UV) run --frozen ruff format --check . && $(UV) run --frozen mypy
