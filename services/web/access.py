@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 
-from services.web.clients import Apis, Caller
+from services.web.clients import Caller
 from services.web.security import csrf_valid
 from services.web.sessions import SESSION_COOKIE, SessionStore, SignedIn
 
@@ -71,10 +71,6 @@ ROLE_NAMES = {"office": "Văn phòng", "ops_centre": "Trung tâm điều hành",
 
 def caller(request: Request, session: SignedIn) -> Caller:
     return Caller(session.token, client_address(request))
-
-
-def apis(request: Request) -> Apis:
-    return request.app.state.apis
 
 
 async def csrf_protected(request: Request) -> None:

@@ -118,7 +118,7 @@ def install_page_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiDown)
     async def api_down(request: Request, exc: ApiDown) -> Response:
-        return render(request, "errors/503.html", 503, service=SERVICE_NAMES[exc.service], headers_retry=True)
+        return render(request, "errors/503.html", 503, service=SERVICE_NAMES[exc.service])
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

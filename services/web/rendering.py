@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
+from starlette.responses import Response
 
 from services.web.settings import HERE
 from shared.phones import national_format
@@ -115,7 +116,7 @@ templates.env.filters.update(
 templates.env.globals.update(STATUS_LABELS=STATUS_LABELS, KIND_LABELS=KIND_LABELS)
 
 
-def render(request: Request, name: str, status_code: int = 200, **context: Any):  # noqa: ANN201 (a TemplateResponse)
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
     signed_in = getattr(request.state, "signed_in", None)
     context.setdefault("person", signed_in.person if signed_in else None)
     context.setdefault("csrf_token", request.state.csrf)

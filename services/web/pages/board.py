@@ -27,7 +27,8 @@ SKIP_REASONS = {
 
 
 def _apis(request: Request) -> Apis:
-    return request.app.state.apis
+    apis: Apis = request.app.state.apis
+    return apis
 
 
 @router.get("/")

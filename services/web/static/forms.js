@@ -10,9 +10,4 @@
     var field = document.getElementById(link.getAttribute("href").slice(1));
     if (field) { e.preventDefault(); field.focus(); field.scrollIntoView({ block: "center" }); }
   });
-  // Buttons that send something ask first (data-confirm), saying how many people it reaches.
-  document.addEventListener("submit", function (e) {
-    var message = e.target.getAttribute("data-confirm");
-    if (message && !window.confirm(message)) e.preventDefault();
-  });
 })();
