@@ -265,9 +265,11 @@ def _methods_of(request: Request) -> list[str]:
     """Every method the request's path has, as the app's OpenAPI document lists them."""
     paths = getattr(request.app.state, "path_methods", None)
     if paths is None:
+        # A path without parameters first: /v1/units/import is its own resource, not /v1/units/{code}.
+        documented = sorted(request.app.openapi().get("paths", {}).items(), key=lambda entry: "{" in entry[0])
         paths = request.app.state.path_methods = [
             (re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + r"\Z"), sorted(m.upper() for m in item))
-            for path, item in request.app.openapi().get("paths", {}).items()
+            for path, item in documented
         ]
     path = request.scope["path"]
     return next((methods for pattern, methods in paths if pattern.match(path)), [])

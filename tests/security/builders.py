@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
+from services.api.people import service as people
+from services.api.people.schemas import PersonCreate
 from services.api.registrations.schemas import RegistrationCreate
 from tests.adoption.builders import add_unit
 from tests.builders import Sessions, create_directive, create_key, create_unit, register_focal_point
@@ -18,7 +20,8 @@ from tests.builders import Sessions, create_directive, create_key, create_unit, 
 RECEIPT_TOKEN = "security-test-receipt-token"
 SUBJECT_KEY = "security-test-subject-key"
 
-# Every table whose rows a request could change (the idempotency stores aside: a claim is not data).
+# Every table whose rows a request could change (the idempotency stores aside: a claim is not data; and
+# people's sessions, whose last use every request with one moves on).
 TABLES = (
     "registry.units",
     "registry.unit_changes",
@@ -27,6 +30,8 @@ TABLES = (
     "registry.focal_points",
     "registry.outbox",
     "auth.api_keys",
+    "auth.people",
+    "registry.manual_reminders",
     "adoption.events",
     "adoption.headcounts",
     "adoption.reports",
@@ -37,8 +42,9 @@ TABLES = (
 
 @dataclass
 class World:
-    """Two wards, A (06652) and B (06653), a department, two directives, a key of every role, and data
-    of B's that a key of A must never read or change."""
+    """Two wards, A (06652) and B (06653), a department, two directives, a key of every role and a
+    signed-in person of every person's role (``keys``: role → key or session token; the unit person is
+    A's), and data of B's that a key of A must never read or change."""
 
     apps: dict[str, Any]
     clients: dict[str, httpx.AsyncClient]
@@ -48,6 +54,8 @@ class World:
     registration_a: Any = None
     registration_b: Any = None
     secrets_of_b: list[str] = field(default_factory=list)
+    ward: str = "ward_app"  # the credential of A's that the object-level tests use: a key or a session
+    person_of_b: str = ""  # the id of B's official's account
 
     A = "06652"
     B = "06653"
@@ -128,11 +136,39 @@ async def world_of(db: Sessions, apps: dict[str, Any]) -> AsyncIterator[World]:
         ],
     )
     try:
+        for role, (person_role, unit) in PEOPLE.items():
+            login = role.replace("_", "-")
+            password = await create_person(db, login, person_role, unit)
+            signed = await clients["registry"].post("/v1/sessions", json={"login": login, "password": password})
+            assert signed.status_code == 201, signed.text
+            keys[role] = signed.json()["token"]
+        await create_person(db, "can-bo-b", "unit", World.B)
+        async with db() as session:
+            world.person_of_b = str(await session.scalar(text("SELECT id FROM auth.people WHERE login = 'can-bo-b'")))
         await _adoption_figures_of_b(world)
         yield world
     finally:
         for client in clients.values():
             await client.aclose()
+
+
+# The people of the world, by the name the tests give their role: (their role, their unit).
+PEOPLE = {"office_person": ("office", None), "ops_person": ("ops_centre", None), "unit_person": ("unit", World.A)}
+
+
+async def create_person(
+    db: Sessions, login: str, role: str, unit: str | None = None, *, must_change_password: bool = False
+) -> str:
+    """A person's password."""
+    async with db() as session:
+        data = PersonCreate(
+            login=login,
+            display_name=f"Người {login}",
+            role=role,
+            unit_code=unit,
+            must_change_password=must_change_password,
+        )
+        return (await people.create_person(session, data, by="test")).password
 
 
 async def _adoption_figures_of_b(world: World) -> None:

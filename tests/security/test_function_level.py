@@ -2,14 +2,15 @@
 
 ``ACCESS`` (``tests/security/access.py``) is the contract's role table (``api-contract.md``, "Roles")
 route by route; a reader can check one against the other. A role the row names gets a 2xx for a request
-of its own (a ward app's for its own unit); a role it does not name gets 403; no key gets 401. A route
-the services serve that has no row there, or a row whose route is gone, fails the test.
+of its own (a ward app's for its own unit); a role it does not name gets 403; no key gets 401. A signed-in
+person of each role is tried as well, with the rights of their role's key. A route the services serve
+that has no row there, or a row whose route is gone, fails the test.
 """
 
 from __future__ import annotations
 
-from tests.builders import create_key
-from tests.security.access import ACCESS, CALLS, OFFICE, OPEN, ROLES, TOKEN, expected, send, served
+from tests.builders import auth, create_key
+from tests.security.access import ACCESS, CALLS, EVERYONE, OFFICE, OPEN, TOKEN, expected, send, served
 from tests.security.builders import RECEIPT_TOKEN
 
 
@@ -23,7 +24,7 @@ async def test_every_route_has_a_row_in_the_role_table(world):
 async def test_every_route_answers_every_role_as_the_contract_says(world):
     wrong = []
     for route in sorted(served(world)):
-        for role in (*ROLES, None):
+        for role in (*EVERYONE, None):
             response = await send(world, route, role)
             want = expected(route, role)
             got = response.status_code
@@ -52,8 +53,14 @@ async def test_a_revoked_or_malformed_key_is_401_everywhere(world):
     newest = max(keys, key=lambda k: k["created_at"])
     assert newest["key_hint"] and revoked.startswith(newest["key_hint"])
     assert (await world.client("registry").post(f"/v1/keys/{newest['id']}/revoke", headers=office)).status_code == 200
+    signed_out = world.keys["ops_person"]
+    assert (await world.client("registry").delete("/v1/sessions/current", headers=auth(signed_out))).status_code == 204
     bad = [
         f"Bearer {revoked}",
+        f"Bearer {signed_out}",
+        "Bearer ses_" + "x" * 43,
+        f"Bearer {world.keys['office_person']}x",
+        "Bearer " + "ses_" + "a" * 5000,
         "Bearer ioc_" + "x" * 43,
         f"Basic {world.keys[OFFICE]}",
         f"Bearer {world.keys[OFFICE]}x",

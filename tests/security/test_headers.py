@@ -14,7 +14,7 @@ from services.api.app import create_app
 from services.api.models import idempotency_keys
 from shared.web import create_service_app
 from tests.builders import auth, create_key
-from tests.security.access import ACCESS, OPEN, TOKEN, send, served
+from tests.security.access import ACCESS, OPEN, PEOPLE, TOKEN, send, served
 from tests.support.apps import serving
 
 # The adoption metrics are polled by many screens: the contract gives them Cache-Control and ETag.
@@ -45,7 +45,7 @@ def role_for(route) -> str | None:
     access = ACCESS[route]
     if access in (OPEN, TOKEN):
         return None
-    return next(role for role in ("office", "ops_centre", "ward_app", "app_backend") if role in access)
+    return next(role for role in ("office", "ops_centre", "ward_app", "app_backend", *PEOPLE) if role in access)
 
 
 async def test_every_route_answers_with_the_security_headers(world):

@@ -1,6 +1,7 @@
 """Object-level authorization across units (OWASP API1): a ward app's key of unit A cannot read or change
 unit B's directive data, focal points, history, unit record, adoption figures, headcounts, reports,
-notifications or keys.
+notifications, keys or people; and neither can a signed-in person of unit A (their session token is tried
+as the key is).
 
 Every route that takes an object's identifier (a path parameter, or a unit, directive or registration
 in its query or body, as the apps' OpenAPI documents say) has a case in ``CASES``: a route added
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from tests.builders import auth, registration
@@ -34,7 +36,7 @@ def case(service: str, method: str, path: str) -> Callable[[Case], Case]:
 
 
 def as_a(world: World, **headers: str) -> dict[str, str]:
-    return auth(world.keys["ward_app"], **headers)
+    return auth(world.keys[world.ward], **headers)
 
 
 def refused(response: httpx.Response, status: int = 403) -> httpx.Response:
@@ -184,6 +186,36 @@ async def _(w: World) -> list[httpx.Response]:
     return answers
 
 
+@case("registry", "POST", "/v1/directives/{directive_id}/reminders")
+async def _(w: World) -> list[httpx.Response]:
+    client = w.client("registry")
+    return [
+        refused(await client.post(f"/v1/directives/{d}/reminders", json=body, headers=as_a(w)))
+        for d, body in ((w.directive_b.id, {}), (w.directive_ab.id, {"unit_codes": [w.B]}))
+    ]
+
+
+@case("registry", "POST", "/v1/people")
+async def _(w: World) -> list[httpx.Response]:
+    body = {"login": "ke-gian", "display_name": "Kẻ gian", "role": "unit", "unit_code": w.B}
+    return [refused(await w.client("registry").post("/v1/people", json=body, headers=as_a(w)))]
+
+
+@case("registry", "POST", "/v1/people/{person_id}/disable")
+async def _(w: World) -> list[httpx.Response]:
+    return [refused(await w.client("registry").post(f"/v1/people/{w.person_of_b}/disable", headers=as_a(w)))]
+
+
+@case("registry", "POST", "/v1/people/{person_id}/password-reset")
+async def _(w: World) -> list[httpx.Response]:
+    client = w.client("registry")
+    return [
+        refused(await client.post(f"/v1/people/{w.person_of_b}/password-reset", headers=as_a(w))),
+        refused(await client.get("/v1/people", headers=as_a(w))),
+        refused(await client.get("/v1/audit", params={"login": "can-bo-b"}, headers=as_a(w))),
+    ]
+
+
 # --- adoption ---------------------------------------------------------------------------------------
 
 
@@ -268,7 +300,9 @@ async def test_every_route_taking_an_id_has_a_cross_unit_case(world):
     assert taking - CASES.keys() == set(), "routes taking an id without a case in CASES: add one"
 
 
-async def test_a_ward_app_reaches_nothing_of_another_unit(world):
+@pytest.mark.parametrize("credential", ["ward_app", "unit_person"])
+async def test_a_ward_app_reaches_nothing_of_another_unit(world, credential):
+    world.ward = credential
     for route, attempt in sorted(CASES.items()):
         before = await snapshot(world)
         answers = await attempt(world)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from shared.schemas import Login, RequestModel, ResponseModel, UnitCode, VietnamTime, text
+from shared.schemas import Boolean, Login, RequestModel, ResponseModel, UnitCode, VietnamTime, text
 
 PersonRole = Literal["office", "ops_centre", "unit"]
 
@@ -20,7 +20,9 @@ class PersonCreate(RequestModel):
     unit_code: UnitCode | None = Field(
         None, validate_default=True, description="required for role unit (an active unit), refused otherwise"
     )
-    must_change_password: bool = Field(True, description="false only for demo accounts")
+    must_change_password: Boolean | None = Field(
+        True, description="ask for a new password at the first sign-in (the default); false for demo accounts"
+    )
 
     @field_validator("unit_code")
     @classmethod

@@ -36,7 +36,7 @@ async def create_person(
         role=data.role,
         unit_code=data.unit_code,
         password_hash=await hash_password(secret),
-        must_change_password=data.must_change_password,
+        must_change_password=data.must_change_password is not False,
     )
     session.add(person)
     record(session, "person_created", login=data.login, by=by, role=data.role, unit_code=data.unit_code)
