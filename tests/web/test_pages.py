@@ -119,7 +119,7 @@ async def test_a_ward_person_nominates_through_the_form_and_the_confirmation_rea
     await page.get_by_label("Số di động").fill("0912 345 678")
     await page.get_by_role("button", name="Gửi").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Đã cử cán bộ đầu mối")
-    await expect(page.locator("main")).to_contain_text("Xác nhận đã gửi tới 0912 345 678 và an.nv@halong.example")
+    await expect(page.locator("main")).to_contain_text("Xác nhận được gửi tới 0912 345 678 và an.nv@halong.example")
 
     async with httpx.AsyncClient(base_url=stack.notifier.url) as api:
         for _ in range(300):  # the notifier's worker, on a machine that may be busy

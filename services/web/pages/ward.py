@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -51,10 +52,11 @@ async def unit_page(request: Request, session: Anyone, code: str) -> Response:
     focal = await asyncio.gather(
         *(apis.get_json("registry", f"/v1/directives/{d['id']}/focal-points", who) for d in directives)
     )
-    now = utcnow().isoformat()
+    now = utcnow()
     for d, points in zip(directives, focal, strict=True):
         d["focal_point"] = next((p for p in points if p["unit_code"] == unit["code"]), None)
-        d["open"] = d["deadline"] > now or d["focal_point"] is None
+        d["overdue"] = datetime.fromisoformat(d["deadline"]) <= now
+        d["open"] = not d["overdue"] or d["focal_point"] is None
     adoption = next((r for r in rows if r["unit_code"] == unit["code"]), None)
     return render(request, "ward/unit.html", nav="ward", unit=unit, directives=directives, adoption=adoption)
 

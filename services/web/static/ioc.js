@@ -12,7 +12,15 @@
   var lostSince = null;
   var zone = { timeZone: "Asia/Ho_Chi_Minh" };
   var hhmm = new Intl.DateTimeFormat("vi-VN", Object.assign({ hour: "2-digit", minute: "2-digit", hour12: false }, zone));
-  var ddmm = new Intl.DateTimeFormat("vi-VN", Object.assign({ day: "2-digit", month: "2-digit" }, zone));
+  var ddmm = dayMonth(new Intl.DateTimeFormat("vi-VN", Object.assign({ day: "2-digit", month: "2-digit" }, zone)));
+  // dd/mm as Vietnamese dates are written (the locale's own day-month pattern joins them with "-").
+  function dayMonth(parts) {
+    return { format: function (date) {
+      var p = {};
+      parts.formatToParts(date).forEach(function (x) { p[x.type] = x.value; });
+      return p.day + "/" + p.month;
+    } };
+  }
   var full = new Intl.DateTimeFormat("vi-VN", Object.assign({ hour: "2-digit", minute: "2-digit", second: "2-digit", day: "2-digit", month: "2-digit", year: "numeric", hour12: false }, zone));
   var numbers = new Intl.NumberFormat("vi-VN");
 

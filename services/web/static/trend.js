@@ -4,7 +4,15 @@
   var box = document.getElementById("trend");
   var data = JSON.parse(document.getElementById("trend-data").textContent);
   if (!box || !data.days.length) { if (box) box.hidden = true; return; }
-  var ddmm = new Intl.DateTimeFormat("vi-VN", { day: "2-digit", month: "2-digit", timeZone: "Asia/Ho_Chi_Minh" });
+  var ddmm = dayMonth(new Intl.DateTimeFormat("vi-VN", { day: "2-digit", month: "2-digit", timeZone: "Asia/Ho_Chi_Minh" }));
+  // dd/mm as Vietnamese dates are written (the locale's own day-month pattern joins them with "-").
+  function dayMonth(parts) {
+    return { format: function (date) {
+      var p = {};
+      parts.formatToParts(date).forEach(function (x) { p[x.type] = x.value; });
+      return p.day + "/" + p.month;
+    } };
+  }
   var numbers = new Intl.NumberFormat("vi-VN");
   new uPlot({
     width: box.clientWidth, height: 300, cursor: { show: false },
