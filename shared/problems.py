@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import structlog
@@ -113,6 +114,16 @@ class InvalidFields(AppError):
 
     def __init__(self, *errors: FieldError, detail_key: str = "validation-error", **params: Any) -> None:
         super().__init__(422, "validation-error", detail_key, errors=errors, **params)
+
+
+def ensure_date_range(start: date, end: date, *, max_days: int) -> None:
+    """422 on the field ``to`` when a range of days asked for is reversed or longer than ``max_days``."""
+    if end < start:
+        raise InvalidFields(FieldError("to", "range_reversed", start=start.isoformat()))
+    if (end - start).days >= max_days:
+        raise InvalidFields(
+            FieldError("to", "range_too_long", days=max_days), detail_key="range-too-long", days=max_days
+        )
 
 
 def is_json(content_type: str | None) -> bool:

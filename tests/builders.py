@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.api.directives import service as directives
 from services.api.directives.schemas import DirectiveCreate
 from services.api.keys import service as keys
 from services.api.keys.schemas import KeyCreate
-from services.api.models import Directive
+from services.api.models import Directive, OutboxMessage
 from services.api.units import service as units
 from services.api.units.schemas import UnitCreate
 from shared.auth import Principal, Role
@@ -95,3 +96,16 @@ async def register_focal_point(db: Sessions, data, *, received_at: datetime | No
 
     async with raw_connection(db.kw["bind"]) as conn:
         return await register(conn, data, principal=OFFICE, received_at=received_at)
+
+
+def all_acknowledged(db: Sessions):
+    """A check that holds once every message of the registry's outbox has been acknowledged."""
+
+    async def check() -> bool:
+        async with db() as session:
+            waiting = await session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.acknowledged_at.is_(None))
+            )
+        return waiting == 0
+
+    return check

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -67,6 +68,11 @@ def _options(
 def _fail(exc: AppError | ValidationError, code: int = 1) -> typer.Exit:
     typer.secho(describe(exc, english=_language["english"]), fg="red", err=True)
     return typer.Exit(code)
+
+
+def _when(at: datetime | None) -> str:
+    """A time in the lists, in Vietnam time to the minute; "-" for none."""
+    return to_vietnam(at).strftime("%Y-%m-%d %H:%M") if at else "-"
 
 
 def _run(work: Callable[[Any], Awaitable[T]]) -> T:
@@ -128,8 +134,7 @@ def keys_list() -> None:
     rows = _run(lambda s: _with_session(s, keys_service.list_keys))
     typer.echo(f"{'id':36}  {'role':11}  {'unit':8}  {'hint':10}  {'created':16}  {'revoked':16}  name")
     for k in rows:
-        created = to_vietnam(k.created_at).strftime("%Y-%m-%d %H:%M")
-        revoked = to_vietnam(k.revoked_at).strftime("%Y-%m-%d %H:%M") if k.revoked_at else "-"
+        created, revoked = _when(k.created_at), _when(k.revoked_at)
         typer.echo(
             f"{k.id!s:36}  {k.role:11}  {k.unit_code or '-':8}  {k.key_hint:10}  {created:16}  {revoked:16}  {k.name}"
         )
@@ -208,8 +213,7 @@ def people_list() -> None:
     rows = _run(lambda s: _with_session(s, people_service.list_people))
     typer.echo(f"{'login':24}  {'role':10}  {'unit':8}  {'created':16}  {'disabled':16}  name")
     for p in rows:
-        created = to_vietnam(p.created_at).strftime("%Y-%m-%d %H:%M")
-        disabled = to_vietnam(p.disabled_at).strftime("%Y-%m-%d %H:%M") if p.disabled_at else "-"
+        created, disabled = _when(p.created_at), _when(p.disabled_at)
         typer.echo(f"{p.login:24}  {p.role:10}  {p.unit_code or '-':8}  {created:16}  {disabled:16}  {p.display_name}")
 
 

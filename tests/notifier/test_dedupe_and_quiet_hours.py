@@ -15,19 +15,14 @@ from services.notifier.sending import Sender
 from shared import queues
 from shared.timeutil import to_vietnam, utcnow
 from tests.notifier import builders
-from tests.support.notifier import and_idle, enqueue, queued, run_worker_until
+from tests.support.notifier import and_idle, enqueue, notification_rows, queued, run_worker_until
 
 SWEEP_JOB = "notifier.notifications.sweep"
 
 
-async def rows(notifier_db) -> list[Notification]:
-    async with notifier_db() as session:
-        return list((await session.scalars(select(Notification).order_by(Notification.dedupe_key))).all())
-
-
 async def by_channel(notifier_db) -> dict[str, list[Notification]]:
     result: dict[str, list[Notification]] = {}
-    for row in await rows(notifier_db):
+    for row in await notification_rows(notifier_db):
         result.setdefault(row.channel, []).append(row)
     return result
 
@@ -43,7 +38,7 @@ async def jobs_complete(settings, job_ids: list[str]) -> bool:
 
 def all_final_and_jobs_done(settings, notifier_db, count: int, job_ids: list[str]):
     async def check() -> bool:
-        current = await rows(notifier_db)
+        current = await notification_rows(notifier_db)
         return (
             len(current) == count
             and all(r.status in ("sent", "permanent_failure") for r in current)
@@ -63,7 +58,7 @@ async def test_the_same_message_delivered_twice_is_sent_once(notifier_settings, 
         await enqueue(notifier_settings, message, job_id=job_id)
     await run_worker_until(notifier_settings, all_final_and_jobs_done(notifier_settings, notifier_db, 3, jobs))
 
-    assert {r.status for r in await rows(notifier_db)} == {"sent"}
+    assert {r.status for r in await notification_rows(notifier_db)} == {"sent"}
     assert len(smtp.handler.to("duc.nv@halong.example")) == 1
     assert len(smtp.handler.to("ubnd.haphong@halong.example")) == 1
     assert len(smtp.handler.messages) == 2

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from services.notifier.models import Notification
 from tests.notifier import builders
-from tests.support.notifier import enqueue, run_worker_until
-
-
-async def rows(notifier_db) -> list[Notification]:
-    async with notifier_db() as session:
-        return list((await session.scalars(select(Notification).order_by(Notification.dedupe_key))).all())
-
-
-def settled(notifier_db, count: int):
-    async def check() -> bool:
-        current = await rows(notifier_db)
-        return len(current) == count and all(r.status in ("sent", "permanent_failure") for r in current)
-
-    return check
+from tests.support.notifier import enqueue, notification_rows, run_worker_until, settled
 
 
 async def test_registration_reaches_the_person_and_the_unit(notifier_settings, notifier_db, smtp, gateway):
     message = builders.registered()
     await enqueue(notifier_settings, message)
-    await run_worker_until(notifier_settings, settled(notifier_db, 3))
+    await run_worker_until(notifier_settings, settled(notifier_db, 3, notifier_settings))
 
     (sms,) = gateway.to("0912345678")
     assert sms["Content"].startswith("UBND TP Ha Long: dong chi Nguyen Van Duc da duoc dang ky")
@@ -38,7 +22,7 @@ async def test_registration_reaches_the_person_and_the_unit(notifier_settings, n
     (unit,) = smtp.handler.to("ubnd.haphong@halong.example")
     assert "Phường Hà Phong" in unit["Subject"]
 
-    stored = {r.channel + ":" + r.recipient: r for r in await rows(notifier_db)}
+    stored = {r.channel + ":" + r.recipient: r for r in await notification_rows(notifier_db)}
     assert {r.status for r in stored.values()} == {"sent"}
     text = stored["sms:+84912345678"]
     assert str(text.id) == sms["RequestId"]

@@ -4,32 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import select
-
-from services.notifier.models import Notification
 from services.notifier.settings import SmsGateway
 from tests.notifier import builders
-from tests.support.notifier import and_idle, enqueue, queued, run_worker_until
+from tests.support.notifier import enqueue, notification_rows, queued, run_worker_until, settled
 from tests.support.proxy import TcpProxy, target_of, through
 from tests.support.sms_gateway import Gateway, running
 
 FINAL = ("sent", "permanent_failure")
-
-
-async def rows(notifier_db, channel: str | None = None) -> list[Notification]:
-    query = select(Notification).order_by(Notification.dedupe_key)
-    if channel:
-        query = query.where(Notification.channel == channel)
-    async with notifier_db() as session:
-        return list((await session.scalars(query)).all())
-
-
-def settled(notifier_db, count: int, settings):
-    async def check() -> bool:
-        current = await rows(notifier_db)
-        return len(current) == count and all(r.status in FINAL for r in current)
-
-    return and_idle(settings, check)
 
 
 def count_rcpt(smtp) -> list[str]:
@@ -57,7 +38,7 @@ async def test_smtp_451_is_retried_and_the_mail_arrives_once(notifier_settings, 
     await enqueue(notifier_settings, builders.digest())
     await run_worker_until(notifier_settings, settled(notifier_db, 1, notifier_settings))
 
-    (row,) = await rows(notifier_db)
+    (row,) = await notification_rows(notifier_db)
     assert (row.status, row.attempts) == ("sent", 2)
     assert row.provider == f"smtp:{notifier_settings.smtp_host}" and row.last_error is None
     (mail,) = smtp.handler.to("vanphong@halong.example")
@@ -71,12 +52,12 @@ async def test_smtp_550_for_a_recipient_is_final_after_one_attempt(notifier_sett
     await enqueue(notifier_settings, builders.go_live())
     await run_worker_until(notifier_settings, settled(notifier_db, 2, notifier_settings))
 
-    (email,) = await rows(notifier_db, "email")
+    (email,) = await notification_rows(notifier_db, "email")
     assert (email.status, email.attempts) == ("permanent_failure", 1)
     assert "550" in email.last_error and email.sent_at is None
     assert rcpts == ["duc.nv@halong.example"] and smtp.handler.messages == []
     assert not [j for j in await queued_sends(notifier_settings) if list(j.args) == [str(email.id)]]  # no retry planned
-    (sms,) = await rows(notifier_db, "sms")
+    (sms,) = await notification_rows(notifier_db, "sms")
     assert sms.status == "sent"  # the other channel is not affected
 
 
@@ -88,7 +69,7 @@ async def test_a_number_the_gateway_rejects_is_not_retried(notifier_settings, no
     await enqueue(notifier_settings, builders.go_live())
     await run_worker_until(notifier_settings, settled(notifier_db, 2, notifier_settings))
 
-    (sms,) = await rows(notifier_db, "sms")
+    (sms,) = await notification_rows(notifier_db, "sms")
     assert (sms.status, sms.attempts) == ("permanent_failure", 1)
     assert "177" in sms.last_error
     assert gateway.calls == 1 and gateway.accepted == {}
@@ -101,7 +82,7 @@ async def test_gateway_429_is_retried_and_sent(notifier_settings, notifier_db, s
     await enqueue(notifier_settings, builders.go_live())
     await run_worker_until(notifier_settings, settled(notifier_db, 2, notifier_settings))
 
-    (sms,) = await rows(notifier_db, "sms")
+    (sms,) = await notification_rows(notifier_db, "sms")
     assert (sms.status, sms.attempts) == ("sent", 2)
     assert gateway.calls == 2
     (accepted,) = gateway.to("0912345678")
@@ -117,7 +98,7 @@ async def test_a_gateway_timeout_is_retried_without_a_double_send(notifier_setti
     await enqueue(settings, builders.go_live())
     await run_worker_until(settings, settled(notifier_db, 2, settings))
 
-    (sms,) = await rows(notifier_db, "sms")
+    (sms,) = await notification_rows(notifier_db, "sms")
     assert (sms.status, sms.attempts) == ("sent", 2)
     assert gateway.calls == 2
     (accepted,) = gateway.accepted.values()
@@ -144,7 +125,7 @@ async def test_failover_to_the_second_gateway(notifier_settings, notifier_db, sm
         await enqueue(settings, builders.go_live())
         await run_worker_until(settings, settled(notifier_db, 2, settings))
 
-    (sms,) = await rows(notifier_db, "sms")
+    (sms,) = await notification_rows(notifier_db, "sms")
     assert (sms.status, sms.attempts, sms.provider) == ("sent", 1, "sms:backup")
     assert gateway.calls == 1 and gateway.accepted == {}
     (accepted,) = backup.to("0912345678")
@@ -165,7 +146,7 @@ async def test_a_timeout_on_the_backup_is_retried_there_and_not_sent_twice(
         await enqueue(settings, builders.go_live())
         await run_worker_until(settings, settled(notifier_db, 2, settings))
 
-    (sms,) = await rows(notifier_db, "sms")
+    (sms,) = await notification_rows(notifier_db, "sms")
     assert (sms.status, sms.attempts) == ("sent", 2)
     assert len(gateway.accepted) + len(backup.accepted) == 1  # the person gets one SMS
     assert sms.provider == "sms:backup"
@@ -177,7 +158,7 @@ async def test_give_up_after_max_attempts(notifier_settings, notifier_db, smtp, 
     await enqueue(settings, builders.go_live())
     await run_worker_until(settings, settled(notifier_db, 2, settings))
 
-    (sms,) = await rows(notifier_db, "sms")
+    (sms,) = await notification_rows(notifier_db, "sms")
     assert (sms.status, sms.attempts) == ("permanent_failure", 2)
     assert "gave up after 2 attempts" in sms.last_error and "500" in sms.last_error
     assert gateway.calls == 2 and gateway.accepted == {}
@@ -220,6 +201,6 @@ async def test_a_database_lost_right_after_a_send_does_not_send_the_mail_again(n
         await restoring
         await proxy.stop()
 
-    (row,) = await rows(notifier_db)
+    (row,) = await notification_rows(notifier_db)
     assert (row.status, row.attempts) == ("sent", 1)
     assert len(smtp.handler.to("vanphong@halong.example")) == 1

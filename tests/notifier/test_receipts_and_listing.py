@@ -13,7 +13,7 @@ from services.notifier.sending import Sender
 from shared.contracts import UnitRef
 from tests.builders import auth, create_key, create_unit
 from tests.notifier import builders
-from tests.support.notifier import and_idle, enqueue, run_worker_until
+from tests.support.notifier import enqueue, notification_rows, run_worker_until, settled
 
 RECEIPTS = "/v1/sms/receipts/esms?token=test-token"
 OTHER_DIRECTIVE = builders.DIRECTIVE.model_copy(update={"id": uuid.uuid4(), "number": "1021/UBND"})
@@ -22,23 +22,10 @@ OTHER_UNIT = UnitRef(
 )
 
 
-async def rows(notifier_db) -> list[Notification]:
-    async with notifier_db() as session:
-        return list((await session.scalars(select(Notification))).all())
-
-
-def settled(notifier_db, count: int, settings):
-    async def check() -> bool:
-        current = await rows(notifier_db)
-        return len(current) == count and all(r.status in ("sent", "permanent_failure") for r in current)
-
-    return and_idle(settings, check)
-
-
 async def one_sent_sms(settings, notifier_db) -> Notification:
     await enqueue(settings, builders.go_live())
     await run_worker_until(settings, settled(notifier_db, 2, settings))
-    (sms,) = [r for r in await rows(notifier_db) if r.channel == "sms"]
+    (sms,) = [r for r in await notification_rows(notifier_db) if r.channel == "sms"]
     assert sms.status == "sent" and sms.provider_ref
     return sms
 

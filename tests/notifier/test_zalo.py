@@ -23,34 +23,18 @@ from services.notifier.zalo_templates import cut, render_zalo, template_for
 from services.notifier.zalo_tokens import ZaloTokens
 from shared.timeutil import to_vietnam, utcnow
 from tests.notifier import builders
-from tests.support.notifier import and_idle, enqueue, run_worker_until, worker_environment
+from tests.support.notifier import and_idle, enqueue, notification_rows, run_worker_until, settled, worker_environment
 from tests.support.workers import running
 
 PHONE, ZALO_PHONE, NATIONAL = "+84912345678", "84912345678", "0912345678"
 FINAL = ("sent", "delivered", "permanent_failure", "held_for_cap")
 
 
-async def rows(notifier_db, channel: str | None = None) -> list[Notification]:
-    query = select(Notification).order_by(Notification.created_at, Notification.dedupe_key)
-    if channel:
-        query = query.where(Notification.channel == channel)
-    async with notifier_db() as session:
-        return list((await session.scalars(query)).all())
-
-
-def settled(notifier_db, count: int, settings):
-    async def check() -> bool:
-        current = await rows(notifier_db)
-        return len(current) == count and all(r.status in FINAL for r in current)
-
-    return and_idle(settings, check)
-
-
 async def test_a_confirmation_goes_by_zalo_and_no_sms_follows(zalo_settings, notifier_db, smtp, gateway, zns):
     await enqueue(zalo_settings, builders.registered())
-    await run_worker_until(zalo_settings, settled(notifier_db, 3, zalo_settings))
+    await run_worker_until(zalo_settings, settled(notifier_db, 3, zalo_settings, FINAL))
 
-    (zalo,) = await rows(notifier_db, "zalo")
+    (zalo,) = await notification_rows(notifier_db, "zalo")
     assert (zalo.status, zalo.attempts, zalo.provider) == ("sent", 1, "zalo:zns")
     assert zalo.dedupe_key.endswith(":zalo") and zalo.cost_units == 1
     (sent,) = zns.to(ZALO_PHONE)
@@ -58,7 +42,7 @@ async def test_a_confirmation_goes_by_zalo_and_no_sms_follows(zalo_settings, not
     assert sent["template_data"]["ten_can_bo"] == "Nguyễn Văn Đức"
     assert sent["template_data"]["don_vi"] == "Phường Hà Phong"
     assert zalo.provider_ref == sent["msg_id"] and zalo.template_data == sent["template_data"]
-    assert gateway.calls == 0 and await rows(notifier_db, "sms") == []
+    assert gateway.calls == 0 and await notification_rows(notifier_db, "sms") == []
     assert len(smtp.handler.to("duc.nv@halong.example")) == 1  # e-mail goes as before
 
 
@@ -66,13 +50,13 @@ async def test_a_number_not_on_zalo_falls_back_to_sms_once(zalo_settings, notifi
     zns.non_zalo.add(ZALO_PHONE)
     message = builders.registered()
     await enqueue(zalo_settings, message)
-    await run_worker_until(zalo_settings, settled(notifier_db, 4, zalo_settings))
+    await run_worker_until(zalo_settings, settled(notifier_db, 4, zalo_settings, FINAL))
     await enqueue(zalo_settings, message)  # delivered twice by the queue: nothing more happens
-    await run_worker_until(zalo_settings, settled(notifier_db, 4, zalo_settings))
+    await run_worker_until(zalo_settings, settled(notifier_db, 4, zalo_settings, FINAL))
 
-    (zalo,) = await rows(notifier_db, "zalo")
+    (zalo,) = await notification_rows(notifier_db, "zalo")
     assert zalo.status == "permanent_failure" and "-118" in zalo.last_error
-    (sms,) = await rows(notifier_db, "sms")
+    (sms,) = await notification_rows(notifier_db, "sms")
     assert (sms.status, sms.dedupe_key) == ("sent", zalo.dedupe_key.removesuffix(":zalo") + ":sms")
     assert sms.body == zalo.body and sms.cost_units == sms.sms_segments == 1
     (delivered,) = gateway.to(NATIONAL)
@@ -83,9 +67,9 @@ async def test_a_number_not_on_zalo_falls_back_to_sms_once(zalo_settings, notifi
 async def test_a_temporary_zns_error_is_retried_and_succeeds(zalo_settings, notifier_db, smtp, gateway, zns):
     zns.replies.extend(["-100", "500"])
     await enqueue(zalo_settings, builders.go_live())
-    await run_worker_until(zalo_settings, settled(notifier_db, 2, zalo_settings))
+    await run_worker_until(zalo_settings, settled(notifier_db, 2, zalo_settings, FINAL))
 
-    (zalo,) = await rows(notifier_db, "zalo")
+    (zalo,) = await notification_rows(notifier_db, "zalo")
     assert (zalo.status, zalo.attempts) == ("sent", 3)
     assert len(zns.to(ZALO_PHONE)) == 1 and gateway.calls == 0
 
@@ -96,9 +80,9 @@ async def test_a_zns_timeout_is_not_resent_the_sms_goes_instead(zalo_settings, n
     zns.timeout_seconds = 1.5
     zns.replies.append("timeout")
     await enqueue(zalo_settings, builders.go_live())
-    await run_worker_until(zalo_settings, settled(notifier_db, 3, zalo_settings))
+    await run_worker_until(zalo_settings, settled(notifier_db, 3, zalo_settings, FINAL))
 
-    (zalo,) = await rows(notifier_db, "zalo")
+    (zalo,) = await notification_rows(notifier_db, "zalo")
     assert (zalo.status, zalo.attempts) == ("permanent_failure", 1) and "timeout" in zalo.last_error
     assert zns.calls == 1 and len(gateway.to(NATIONAL)) == 1
 
@@ -107,7 +91,7 @@ async def test_the_token_expires_mid_run_and_racing_workers_renew_it_once(
     zalo_settings, notifier_db, smtp, gateway, zns
 ):
     await enqueue(zalo_settings, builders.go_live())
-    await run_worker_until(zalo_settings, settled(notifier_db, 2, zalo_settings))
+    await run_worker_until(zalo_settings, settled(notifier_db, 2, zalo_settings, FINAL))
     assert zns.renewals == 1  # the first token, bought with the refresh token given in the settings
 
     zns.expire_access_token()  # Zalo refuses the token the two workers hold
@@ -119,15 +103,15 @@ async def test_the_token_expires_mid_run_and_racing_workers_renew_it_once(
         running(build_worker(zalo_settings, poll_delay=0.05)),
         running(build_worker(zalo_settings, poll_delay=0.05)),
     ):
-        check = settled(notifier_db, 22, zalo_settings)
+        check = settled(notifier_db, 22, zalo_settings, FINAL)
         for _ in range(400):
             if await check():
                 break
             await asyncio.sleep(0.05)
 
     assert zns.renewals == 2 and zns.reused_refresh_tokens == 0
-    assert [r.status for r in await rows(notifier_db, "zalo")] == ["sent"] * 11
-    assert len(zns.accepted) == 11 and await rows(notifier_db, "sms") == []
+    assert [r.status for r in await notification_rows(notifier_db, "zalo")] == ["sent"] * 11
+    assert len(zns.accepted) == 11 and await notification_rows(notifier_db, "sms") == []
     async with notifier_db() as session:
         (stored,) = (await session.scalars(select(ZaloToken))).all()
     assert (stored.refresh_token, stored.access_token) == (zns.refresh_token, zns.access_token)
@@ -137,11 +121,13 @@ async def test_a_failed_renewal_alerts_and_falls_back_to_sms(zalo_settings, noti
     zns.refuse_renewals = True
     failed = REGISTRY.get_sample_value("ioc_notifier_zalo_token_renewals_total", {"outcome": "failed"}) or 0.0
     await enqueue(zalo_settings, builders.go_live())
-    await run_worker_until(zalo_settings, settled(notifier_db, 3, zalo_settings))
+    await run_worker_until(zalo_settings, settled(notifier_db, 3, zalo_settings, FINAL))
 
-    (zalo,) = await rows(notifier_db, "zalo")
+    (zalo,) = await notification_rows(notifier_db, "zalo")
     assert zalo.status == "permanent_failure" and "access token" in zalo.last_error
-    assert [r.status for r in await rows(notifier_db, "sms")] == ["sent"] and len(gateway.to(NATIONAL)) == 1
+    assert [r.status for r in await notification_rows(notifier_db, "sms")] == ["sent"] and len(
+        gateway.to(NATIONAL)
+    ) == 1
     assert REGISTRY.get_sample_value("ioc_notifier_zalo_token_renewals_total", {"outcome": "failed"}) > failed
     assert zns.calls == 0
 
@@ -151,7 +137,7 @@ async def test_template_parameters_over_their_length_are_cut_at_a_word(zalo_sett
     long_name = "Tôn Nữ Hoàng Thị Minh Nguyệt Ánh Dương"  # 38 characters
     unit = builders.UNIT.model_copy(update={"name": "Trung tâm Phục vụ hành chính công thành phố Hạ Long"})
     await enqueue(zalo_settings, builders.registered(builders.focal_point(long_name), unit=unit))
-    await run_worker_until(zalo_settings, settled(notifier_db, 3, zalo_settings))
+    await run_worker_until(zalo_settings, settled(notifier_db, 3, zalo_settings, FINAL))
 
     (sent,) = zns.to(ZALO_PHONE)
     assert sent["template_data"]["ten_can_bo"] == "Tôn Nữ Hoàng Thị Minh Nguyệt…"
@@ -185,11 +171,11 @@ async def test_quiet_hours_hold_zalo_messages_too(zalo_settings, notifier_db, sm
     await enqueue(settings, builders.go_live())
 
     async def held() -> bool:
-        current = await rows(notifier_db)
+        current = await notification_rows(notifier_db)
         return len(current) == 2 and any(r.channel == "email" and r.status == "sent" for r in current)
 
     await run_worker_until(settings, and_idle(settings, held))
-    (zalo,) = await rows(notifier_db, "zalo")
+    (zalo,) = await notification_rows(notifier_db, "zalo")
     assert zalo.status == "created" and zalo.next_attempt_at > utcnow()
     assert zns.calls == 0 and gateway.calls == 0
 
@@ -198,8 +184,8 @@ async def test_an_sms_follows_a_zalo_message_without_receipt_when_configured(
     zalo_settings, notifier_db, notifier_pg, smtp, gateway, zns
 ):
     await enqueue(zalo_settings, builders.go_live())
-    await run_worker_until(zalo_settings, settled(notifier_db, 2, zalo_settings))
-    (zalo,) = await rows(notifier_db, "zalo")
+    await run_worker_until(zalo_settings, settled(notifier_db, 2, zalo_settings, FINAL))
+    (zalo,) = await notification_rows(notifier_db, "zalo")
     async with notifier_db() as session, session.begin():  # sent 10 minutes ago, no receipt since
         row = await session.get(Notification, zalo.id)
         row.sent_at -= timedelta(minutes=10)
@@ -209,9 +195,9 @@ async def test_an_sms_follows_a_zalo_message_without_receipt_when_configured(
     settings = zalo_settings.model_copy(update={"zalo_sms_after_minutes": 5})
     assert await follow_up(settings, notifier_pg) == 1
     assert await follow_up(settings, notifier_pg) == 0  # once
-    (sms,) = await rows(notifier_db, "sms")
+    (sms,) = await notification_rows(notifier_db, "sms")
     assert sms.status == "sent" and len(gateway.to(NATIONAL)) == 1
-    assert (await rows(notifier_db, "zalo"))[0].status == "sent"  # a late receipt may still come
+    assert (await notification_rows(notifier_db, "zalo"))[0].status == "sent"  # a late receipt may still come
 
 
 async def follow_up(settings, pg) -> int:
@@ -242,7 +228,7 @@ async def test_a_worker_killed_mid_send_sends_neither_channel_twice(zalo_setting
     env = {**worker_environment(zalo_settings), "IOC_LANE_DB_POOL_SIZE": "3"}
 
     async def sent() -> int:
-        return sum(r.status in FINAL for r in await rows(notifier_db) if r.channel != "email")
+        return sum(r.status in FINAL for r in await notification_rows(notifier_db) if r.channel != "email")
 
     first = subprocess.Popen([sys.executable, "-m", "services.notifier.worker"], env=env)
     try:
@@ -257,7 +243,7 @@ async def test_a_worker_killed_mid_send_sends_neither_channel_twice(zalo_setting
             first.kill()
 
     async def everyone_told() -> bool:
-        current = await rows(notifier_db)
+        current = await notification_rows(notifier_db)
         phones = {r.recipient for r in current if r.channel != "email" and r.status in ("sent", "delivered")}
         return len(phones) == people and all(r.status in FINAL for r in current)
 

@@ -8,18 +8,10 @@ from sqlalchemy import func, select
 from services.notifier.models import Notification, Receipt
 from tests.builders import auth, create_key
 from tests.notifier import builders
-from tests.support.notifier import and_idle, enqueue, run_worker_until
+from tests.support.notifier import and_idle, enqueue, notification_rows, run_worker_until
 from tests.support.zns_server import received, signed
 
 WEBHOOK = "/v1/zalo/events"
-
-
-async def rows(notifier_db, channel: str | None = None) -> list[Notification]:
-    query = select(Notification).order_by(Notification.created_at)
-    if channel:
-        query = query.where(Notification.channel == channel)
-    async with notifier_db() as session:
-        return list((await session.scalars(query)).all())
 
 
 async def receipts(notifier_db) -> int:
@@ -31,11 +23,11 @@ async def one_sent_zalo(settings, notifier_db) -> Notification:
     await enqueue(settings, builders.go_live())
 
     async def done() -> bool:
-        current = await rows(notifier_db)
+        current = await notification_rows(notifier_db)
         return len(current) == 2 and all(r.status == "sent" for r in current)
 
     await run_worker_until(settings, and_idle(settings, done))
-    (zalo,) = await rows(notifier_db, "zalo")
+    (zalo,) = await notification_rows(notifier_db, "zalo")
     return zalo
 
 
@@ -52,7 +44,7 @@ async def test_a_webhook_with_a_bad_signature_is_refused_and_changes_nothing(
     body, headers = signed(event)
     tampered = body.replace(str(zalo.id).encode(), str(zalo.id).upper().encode())
     assert (await notifier_client.post(WEBHOOK, content=tampered, headers=headers)).status_code == 401
-    (after,) = await rows(notifier_db, "zalo")
+    (after,) = await notification_rows(notifier_db, "zalo")
     assert (after.status, after.delivered_at) == ("sent", None) and await receipts(notifier_db) == 0
 
 
@@ -63,12 +55,12 @@ async def test_a_receipt_marks_delivered_and_a_duplicate_changes_nothing(
     body, headers = signed(received(str(zalo.id), zalo.provider_ref))
     first = await notifier_client.post(WEBHOOK, content=body, headers=headers)
     assert first.status_code == 200 and first.json() == {"applied": True}
-    (delivered,) = await rows(notifier_db, "zalo")
+    (delivered,) = await notification_rows(notifier_db, "zalo")
     assert delivered.status == "delivered" and delivered.delivered_at is not None
 
     again = await notifier_client.post(WEBHOOK, content=body, headers=headers)
     assert again.status_code == 200 and again.json() == {"applied": False}
-    (after,) = await rows(notifier_db, "zalo")
+    (after,) = await notification_rows(notifier_db, "zalo")
     assert (after.status, after.delivered_at) == ("delivered", delivered.delivered_at)
     assert after.updated_at == delivered.updated_at
     # Other events of the OA, signed, are answered and ignored.
@@ -97,8 +89,8 @@ async def test_the_office_lists_by_channel_and_reads_the_costs(
     await enqueue(zalo_settings, builders.adoption_nudge())  # no Zalo template: SMS, and an e-mail
 
     async def done() -> bool:
-        return len(await rows(notifier_db)) == 7 and all(
-            r.status in ("sent", "permanent_failure") for r in await rows(notifier_db)
+        return len(await notification_rows(notifier_db)) == 7 and all(
+            r.status in ("sent", "permanent_failure") for r in await notification_rows(notifier_db)
         )
 
     await run_worker_until(zalo_settings, and_idle(zalo_settings, done))

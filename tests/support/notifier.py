@@ -11,6 +11,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from sqlalchemy import select
+
+from services.notifier.models import Notification
 from services.notifier.settings import NotifierSettings
 from services.notifier.worker import build_worker
 from shared import queues
@@ -141,3 +144,24 @@ def worker_environment(settings: NotifierSettings) -> dict[str, str]:
         "IOC_SMS_QUIET_START": settings.sms_quiet_start,
         "IOC_SMS_QUIET_END": settings.sms_quiet_end,
     }
+
+
+async def notification_rows(notifier_db, channel: str | None = None) -> list[Notification]:
+    """The notifier's rows, of one channel or all, in the order of their dedupe keys."""
+    query = select(Notification).order_by(Notification.dedupe_key)
+    if channel:
+        query = query.where(Notification.channel == channel)
+    async with notifier_db() as session:
+        return list((await session.scalars(query)).all())
+
+
+def settled(
+    notifier_db, count: int, settings: NotifierSettings, final: tuple[str, ...] = ("sent", "permanent_failure")
+) -> Callable[[], Awaitable[bool]]:
+    """``count`` rows, each in a ``final`` status, and the worker idle (see :func:`and_idle`)."""
+
+    async def check() -> bool:
+        current = await notification_rows(notifier_db)
+        return len(current) == count and all(r.status in final for r in current)
+
+    return and_idle(settings, check)

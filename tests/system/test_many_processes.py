@@ -15,15 +15,14 @@ from collections import Counter
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from services.adoption.migrations import upgrade as upgrade_adoption
 from services.api.migrations import upgrade as upgrade_registry
-from services.api.models import OutboxMessage
 from services.notifier.migrations import upgrade as upgrade_notifier
 from shared.db import create_engine, session_factory
 from shared.settings import CommonSettings
-from tests.builders import auth, create_directive, create_key, create_unit, registration
+from tests.builders import all_acknowledged, auth, create_directive, create_key, create_unit, registration
 from tests.support.notifier import quiet_hours_away_from_now
 from tests.support.postgres_server import postgres_server
 from tests.support.processes import Processes, until
@@ -181,14 +180,7 @@ async def _run(processes, fronts, redis, db, directive, office, ward, smtp, gate
 
         await until(delivered, 180, f"{REGISTRATIONS} SMS at the gateway", processes)
 
-        async def acknowledged() -> bool:
-            async with db() as session:
-                unacknowledged = await session.scalar(
-                    select(func.count()).select_from(OutboxMessage).where(OutboxMessage.acknowledged_at.is_(None))
-                )
-            return unacknowledged == 0
-
-        await until(acknowledged, 60, "every outbox message acknowledged", processes)
+        await until(all_acknowledged(db), 60, "every outbox message acknowledged", processes)
         await asyncio.sleep(3)  # anything sent twice would arrive now
     assert processes.dead() == [], processes.logs()
     phones = Counter(request["Phone"] for request in gateway.accepted.values())

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
 
 from services.api.migrations import upgrade as upgrade_registry
 from services.api.models import OutboxMessage
 from services.notifier.migrations import upgrade as upgrade_notifier
 from shared.db import create_engine, session_factory
 from shared.settings import CommonSettings
-from tests.builders import auth, create_directive, create_key, create_unit, registration
+from tests.builders import all_acknowledged, auth, create_directive, create_key, create_unit, registration
 from tests.support.databases import create_database, drop_database
 from tests.support.notifier import quiet_hours_away_from_now
 from tests.support.processes import Processes, until
@@ -222,14 +222,7 @@ async def _run(processes, topology, flow, ports, metrics, db, smtp, gateway) -> 
 
         await until(delivered, 60, f"{count} confirmations by SMS and e-mail", processes)
 
-        async def acknowledged() -> bool:
-            async with db() as session:
-                unacknowledged = await session.scalar(
-                    select(func.count()).select_from(OutboxMessage).where(OutboxMessage.acknowledged_at.is_(None))
-                )
-            return unacknowledged == 0
-
-        await until(acknowledged, 30, "every outbox message acknowledged", processes)
+        await until(all_acknowledged(db), 30, "every outbox message acknowledged", processes)
         await asyncio.sleep(2)  # anything sent twice would arrive now
 
     assert processes.dead() == [], processes.logs()

@@ -114,26 +114,20 @@ async def test_remind_now_twice_sends_one_reminder(browser, stack):
     await expect(page.locator("main")).to_contain_text("đã được nhắc trong vòng một giờ")
 
     async with httpx.AsyncClient(base_url=stack.notifier.url) as api:
-        for _ in range(100):
-            items = (
-                await api.get(
-                    "/v1/notifications",
-                    params={"unit_code": code, "directive_id": directive},
-                    headers=auth(stack.keys[OFFICE]),
-                )
-            ).json()["items"]
-            reminders = [n for n in items if n["kind"] == "reminder_requested"]
-            if reminders:
-                break
-            await page.wait_for_timeout(100)
-        await page.wait_for_timeout(1000)  # a second reminder would have arrived by now
-        items = (
-            await api.get(
+
+        async def reminders() -> list[dict]:
+            answer = await api.get(
                 "/v1/notifications",
                 params={"unit_code": code, "directive_id": directive},
                 headers=auth(stack.keys[OFFICE]),
             )
-        ).json()["items"]
-    reminders = [n for n in items if n["kind"] == "reminder_requested"]
-    assert reminders and len({n["channel"] for n in reminders}) == len(reminders), reminders
+            return [n for n in answer.json()["items"] if n["kind"] == "reminder_requested"]
+
+        for _ in range(100):
+            if await reminders():
+                break
+            await page.wait_for_timeout(100)
+        await page.wait_for_timeout(1000)  # a second reminder would have arrived by now
+        sent = await reminders()
+    assert sent and len({n["channel"] for n in sent}) == len(sent), sent
     await context.close()

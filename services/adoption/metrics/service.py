@@ -9,7 +9,7 @@ import asyncpg
 
 from services.adoption.metrics import repository
 from services.adoption.metrics.schemas import Point, Summary, Timeseries, UnitRow
-from shared.problems import AppError, FieldError, NotFound
+from shared.problems import NotFound, ensure_date_range
 from shared.timeutil import utcnow, vietnam_today
 
 if TYPE_CHECKING:
@@ -139,16 +139,7 @@ def series_range(start: date | None, end: date | None) -> tuple[date, date]:
     longer than ``MAX_DAYS``."""
     today = vietnam_today(utcnow())
     start, end = start or today - timedelta(days=29), end or today
-    if end < start:
-        raise AppError(422, "validation-error", errors=[FieldError("to", "range_reversed", start=start.isoformat())])
-    if (end - start).days >= MAX_DAYS:
-        raise AppError(
-            422,
-            "validation-error",
-            "range-too-long",
-            errors=[FieldError("to", "range_too_long", days=MAX_DAYS)],
-            days=MAX_DAYS,
-        )
+    ensure_date_range(start, end, max_days=MAX_DAYS)
     return start, end
 
 

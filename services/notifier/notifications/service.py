@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.notifier.models import Notification
 from services.notifier.notifications.schemas import COST_UNITS, CostRow, Costs
 from shared.pagination import decode_cursor, encode_cursor
-from shared.problems import AppError, FieldError, InvalidFields
+from shared.problems import FieldError, InvalidFields, ensure_date_range
 from shared.timeutil import VIETNAM, utcnow, vietnam_today
 
 MAX_COST_DAYS = 731
@@ -58,16 +58,7 @@ def cost_range(start: date | None, end: date | None) -> tuple[date, date]:
     """From the first day of this month to today where not given; 422 if reversed or too long."""
     today = vietnam_today(utcnow())
     start, end = start or today.replace(day=1), end or today
-    if end < start:
-        raise InvalidFields(FieldError("to", "range_reversed", start=start.isoformat()))
-    if (end - start).days >= MAX_COST_DAYS:
-        raise AppError(
-            422,
-            "validation-error",
-            "range-too-long",
-            errors=[FieldError("to", "range_too_long", days=MAX_COST_DAYS)],
-            days=MAX_COST_DAYS,
-        )
+    ensure_date_range(start, end, max_days=MAX_COST_DAYS)
     return start, end
 
 
