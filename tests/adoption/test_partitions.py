@@ -126,6 +126,21 @@ async def test_events_of_a_month_without_partition_land_fold_and_move_into_it(ad
     assert (now, series) == (0, [0, 1, 0, 0])
 
 
+async def test_a_late_event_finds_a_later_one_folded_in_the_months_ahead(adoption, adoption_client, keys, pg):
+    """The fold looks a person up only in the months up to the latest event folded: a month ahead
+    holding a folded event is one of them."""
+    async with pg.acquire() as conn:
+        await partitions.make_ahead(conn, date(2020, 2, 1), ahead=2)
+    await post(adoption_client, keys["app"], event("0912000001", at="2020-03-10T09:00:00+07:00", event_id="mar"))
+    await fold(adoption)
+    # Their install of February arrives later: it moves the day they adopted, not how many did.
+    await post(adoption_client, keys["app"], event("0912000001", at="2020-02-10T09:00:00+07:00", event_id="feb"))
+    await fold(adoption)
+    assert await where(pg, "feb", "mar") == ["events_2020_02", "events_2020_03"]
+    now, series = await figures(adoption, adoption_client, keys["office"], "2020-02-09", "2020-03-11")
+    assert now == 1 and series[:2] == [0, 1] and set(series[1:]) == {1}
+
+
 async def test_an_event_id_known_in_another_month_is_a_duplicate(adoption, adoption_client, keys, pg):
     async with pg.acquire() as conn:
         await partitions.make_ahead(conn, date(2020, 2, 1), ahead=1)

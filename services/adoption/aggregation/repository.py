@@ -36,7 +36,10 @@ WITH pending AS (
     -- that takes its batch.
     SELECT ids, below,
            (SELECT coalesce(array_agg(id), '{{}}') FROM {BATCHES}
-            WHERE id > below AND aggregated_at IS NOT NULL) AS folded_ahead
+            WHERE id > below AND aggregated_at IS NOT NULL) AS folded_ahead,
+           -- The latest folded event's time (each unit's is in unit_stats): the lookups below skip
+           -- the partitions of the months after it (those made ahead), which hold no folded event.
+           (SELECT max(last_event_at) FROM {UNIT_STATS}) AS folded_until
     FROM pending, LATERAL (SELECT min(id) AS below FROM unnest($1::bigint[] || pending.ids) id) lowest
 ), ahead AS MATERIALIZED (
     -- The people with events in batches folded ahead: the lookups below read batches under ``below``
@@ -69,7 +72,8 @@ WITH pending AS (
     LEFT JOIN LATERAL (SELECT x.unit_code, x.audience, x.subject_hash, x.occurred_at, x.event_id,
                               x.type <> 'uninstalled' AS adopted
                        FROM {EVENTS} x
-                       WHERE x.person = n.person AND x.batch_id < later.below
+                       WHERE x.person = n.person AND x.occurred_at <= later.folded_until
+                             AND x.batch_id < later.below
                        ORDER BY x.occurred_at DESC LIMIT 2) p ON true
     GROUP BY n.person
 ), in_order AS (
