@@ -399,7 +399,9 @@ def _refuse(limit: int, wait_seconds: float) -> NoReturn:
     )
 
 
-_bearer = HTTPBearer(
+# The Authorization header as every dependency below reads it (None without credentials); it also
+# states the scheme in the OpenAPI documents.
+bearer = HTTPBearer(
     auto_error=False,
     description="An API key made with `ioc keys create`, or a person's session token from `POST /v1/sessions`.",
 )
@@ -434,7 +436,7 @@ def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
 
     async def dependency(
         request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> Principal:
         principal = await authenticate(request, credentials.credentials if credentials else None)
         await request.app.state.rate_limiter.check(principal)
@@ -453,7 +455,7 @@ def password_change_required() -> AppError:
 
 async def require_session(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """A dependency admitting a person's session only (an API key: 403), even one whose password must
     change: the routes of the session itself (``/v1/sessions/current*``) use it."""

@@ -24,6 +24,9 @@ LATENCY = Histogram(
 class RequestMetrics:
     def __init__(self, app: ASGIApp, service: str, routes: Sequence[BaseRoute] = ()) -> None:
         self.app, self.service, self.routes = app, service, routes
+        # Each label set's counter and histogram, looked up once: ``labels()`` checks and locks on every
+        # call. As many as the label sets the metrics hold (methods, route templates and statuses).
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def _route(self, scope: Scope) -> str:
         """The route template ("/v1/units/{code}"), never the raw path: label sets stay bounded.
@@ -52,9 +55,16 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, observe)
         finally:
-            route = self._route(scope)
-            REQUESTS.labels(self.service, scope["method"], route, str(status)).inc()
-            LATENCY.labels(self.service, scope["method"], route).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            key = (scope["method"], self._route(scope), status)
+            if (series := self._series.get(key)) is None:
+                method, route, _ = key
+                series = self._series[key] = (
+                    REQUESTS.labels(self.service, method, route, str(status)),
+                    LATENCY.labels(self.service, method, route),
+                )
+            series[0].inc()
+            series[1].observe(elapsed)
 
 
 def metrics_router() -> APIRouter:

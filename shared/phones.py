@@ -76,11 +76,16 @@ def parse_phone(raw: str, *, mobile_only: bool) -> str:
         number = phonenumbers.parse(value, "VN")
     except NumberParseException:
         raise PydanticCustomError("phone_invalid", "invalid phone number", {"value": value}) from None
-    if not phonenumbers.is_valid_number(number):
-        raise PydanticCustomError("phone_invalid", "invalid phone number", {"value": value})
     if number.country_code != 84:
+        if not phonenumbers.is_valid_number(number):
+            raise PydanticCustomError("phone_invalid", "invalid phone number", {"value": value})
         raise PydanticCustomError("phone_not_vietnamese", "not a Vietnamese number", {"value": value})
-    if mobile_only and phonenumbers.number_type(number) not in _MOBILE_TYPES:
+    # One look at Vietnam's number plan: 84 has one region, where a number is valid exactly when its
+    # type is known (``is_valid_number`` is that same test of ``number_type``).
+    kind = phonenumbers.number_type(number)
+    if kind == PhoneNumberType.UNKNOWN:
+        raise PydanticCustomError("phone_invalid", "invalid phone number", {"value": value})
+    if mobile_only and kind not in _MOBILE_TYPES:
         raise PydanticCustomError("phone_not_mobile", "not a mobile number", {"value": value})
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 

@@ -12,6 +12,7 @@ services' own and answer 422 with a code listed in ``shared.texts.RULE_CODES``.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import uuid
@@ -164,13 +165,21 @@ EMAIL_PATTERN = (
 _EMAIL = re.compile(EMAIL_PATTERN.replace("$", r"\Z"))
 
 
+@functools.lru_cache(maxsize=4096)
+def _email_address(sent: str) -> str:
+    """The normalised address of text as sent, or EmailNotValidError. The answer depends on the text
+    alone, and the same addresses come again and again (a unit's focal point, replaced or confirmed),
+    so the last few thousand are kept; a refusal raises, and is never kept."""
+    value = normalize_text(sent)  # whitespace folded, as in all text
+    if not _EMAIL.match(value):
+        raise EmailNotValidError("not an address mail can reach")
+    # Syntax only: a registration must not fail because DNS is slow; delivery is the notifier's job.
+    return validate_email(value, check_deliverability=False).normalized
+
+
 def _email(value: object) -> str:
-    value = normalize_text(_check_string(value, 254))  # whitespace folded, as in all text
     try:
-        if not _EMAIL.match(value):
-            raise EmailNotValidError("not an address mail can reach")
-        # Syntax only: a registration must not fail because DNS is slow; delivery is the notifier's job.
-        return validate_email(value, check_deliverability=False).normalized
+        return _email_address(_check_string(value, 254))
     except EmailNotValidError as exc:
         raise _error("email_invalid", reason=str(exc)) from None
 

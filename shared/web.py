@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Table
@@ -46,15 +45,6 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 # A request's database session. It only opens and closes: each use case commits in its service
 # function before returning, so a failed commit can never follow a success response.
 Session = Annotated[AsyncSession, Depends(_session)]
-
-
-async def _pool(request: Request) -> asyncpg.Pool:  # async: a plain def would run in a thread
-    pool: asyncpg.Pool = request.app.state.pg
-    return pool
-
-
-# The app's asyncpg pool, for the hot paths that skip the ORM (a connection a statement).
-Pool = Annotated[asyncpg.Pool, Depends(_pool)]
 
 
 def create_service_app(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -364,3 +365,29 @@ async def test_the_allowed_values_are_named_in_the_messages_own_language(client,
         english.json()["errors"][0]["message"]
         == "Must be one of: department, agency, ward, commune, town, city, province."
     )
+
+
+async def test_every_request_is_counted_once_in_its_series(client, db):
+    office = await create_key(db, "office")
+
+    async def series() -> dict[tuple[str, str], float]:
+        text = (await client.get("/metrics", headers=auth(office))).text
+        found = {}
+        for name, labels, value in re.findall(r"^(ioc_http_request\w+)\{([^}]*)\} (\S+)$", text, re.M):
+            if 'service="registry"' in labels and 'route="/v1/units"' in labels and 'le="' not in labels:
+                found[(name, labels)] = float(value)
+        return found
+
+    before = await series()
+    for _ in range(3):
+        assert (await client.get("/v1/units", headers=auth(office))).status_code == 200
+    assert (await client.post("/v1/units", json={}, headers=auth(office))).status_code == 422
+    after = await series()
+    grown = {key: after[key] - before.get(key, 0.0) for key in after if after[key] != before.get(key, 0.0)}
+    counts = {(name, labels): n for (name, labels), n in grown.items() if name.endswith(("_total", "_count"))}
+    assert counts == {
+        ("ioc_http_requests_total", 'method="GET",route="/v1/units",service="registry",status="200"'): 3,
+        ("ioc_http_requests_total", 'method="POST",route="/v1/units",service="registry",status="422"'): 1,
+        ("ioc_http_request_duration_seconds_count", 'method="GET",route="/v1/units",service="registry"'): 3,
+        ("ioc_http_request_duration_seconds_count", 'method="POST",route="/v1/units",service="registry"'): 1,
+    }

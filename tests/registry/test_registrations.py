@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import unicodedata
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import func, select
@@ -388,3 +389,128 @@ async def test_a_withdrawal_needs_a_reason_that_is_not_blank(client, db, setup):
     assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("reason", "text_blank")]
     response = await client.post(url, json={"reason": "Chuyển công tác"}, headers=auth(setup["office"]))
     assert response.status_code == 200 and response.json()["status"] == "withdrawn"
+
+
+def _requests(directive_id, keys, name: str) -> list[tuple[bytes, dict[str, str]]]:
+    """Registrations of every kind FastAPI answers in its own way, each (body, headers)."""
+
+    def body(directive: object = directive_id, **overrides: object) -> bytes:
+        return json.dumps(registration(directive, full_name=name, **overrides), ensure_ascii=False).encode()
+
+    as_json = {"Content-Type": "application/json"}
+    ward = auth(keys["ward"], **as_json)
+    return [
+        (body(), ward),  # 201
+        (body(), ward),  # 200: nothing changed
+        (body(note="khác"), auth(keys["ward"], **{"Content-Type": "application/json; charset=utf-8"})),
+        (body(), auth(keys["ward"], **{"Content-Type": "text/plain"})),  # 415
+        (body(), auth(keys["ward"])),  # no Content-Type: 415
+        (b"", ward),
+        (b'{"directive_id": ', ward),
+        (b"[1]", ward),
+        (b"\xff\xfe", ward),  # not UTF-8
+        (body().replace(b'"position": "Chuy', b'"position": NaN, "x": "Chuy'), ward),
+        (body().replace(name.encode(), name.encode() + b"\\ud800"), ward),  # a lone surrogate
+        (body(nickname="An"), auth(keys["ward"], **as_json, **{"Accept-Language": "en"})),
+        (body(phone="0168 123 4567"), ward),
+        (body(), as_json),  # 401
+        (body(phone="x"), as_json),  # 401 before the body's 422
+        (body(), auth("ioc_" + "x" * 43, **as_json)),  # 401
+        (body(), auth(keys["ops"], **as_json)),  # 403: the role
+        (body(phone="x"), auth(keys["ops"], **as_json)),  # 403 before the body's 422
+        (body(), auth(keys["other_ward"], **as_json)),  # 403: another unit
+        (body("00000000-0000-0000-0000-000000000000"), auth(keys["office"], **as_json)),  # 404
+        (body(unit_code="06655"), auth(keys["office"], **as_json)),  # 422: not addressed
+        (over_the_limit(), ward),  # 413 while reading
+    ]
+
+
+async def over_the_limit() -> AsyncIterator[bytes]:
+    yield b'{"note": "'
+    for _ in range(17):
+        yield b"x" * (64 * 1024)
+
+
+async def disconnected(app, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """What the app answers to a client gone before its body arrived (to the log and the metrics)."""
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/registrations",
+        "raw_path": b"/v1/registrations",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 1234),
+        "server": ("registry.test", 80),
+    }
+    await app(scope, receive, send)
+    start, *body = sent
+    kept = {k.decode(): v.decode() for k, v in start["headers"] if k != b"x-request-id"}
+    return start["status"], kept, b"".join(m.get("body", b"") for m in body)
+
+
+async def test_registrations_are_answered_as_fastapi_answers_them(client, registry_app, setup, monkeypatch):
+    """The route answers a valid registration without FastAPI's solving of its parameters: every
+    answer is the one FastAPI gives when it handles the request itself (as it does while any
+    dependency is overridden)."""
+    from services.api.registrations import router
+
+    answered_here = []
+    declared_registrar = router.registrar
+
+    async def registrar(request, credentials):
+        answered_here.append(credentials)
+        return await declared_registrar(request, credentials)
+
+    monkeypatch.setattr(router, "registrar", registrar)
+
+    async def answers(name: str) -> list[tuple[int, dict[str, str], bytes]]:
+        out = []
+        for content, headers in _requests(setup["directive"].id, setup, name):
+            response = await client.post("/v1/registrations", content=content, headers=headers)
+            kept = {k: v for k, v in response.headers.items() if k != "x-request-id"}
+            if response.is_success:  # a new version's id and time: their shape only
+                kept.pop("content-length")
+                body = json.loads(response.content)
+                assert body["full_name"] == name
+                content = json.dumps(sorted(body)).encode()
+            out.append((response.status_code, kept, response.content if not response.is_success else content))
+        out.append(await disconnected(registry_app, auth(setup["ward"], **{"Content-Type": "application/json"})))
+        return out
+
+    fast = await answers("Nguyễn Văn An")
+    assert len(answered_here) == 8  # the valid bodies sent as application/json exactly
+
+    def unused() -> None: ...
+
+    registry_app.dependency_overrides[unused] = unused
+    try:
+        declared = await answers("Nguyễn Văn Bình")
+    finally:
+        del registry_app.dependency_overrides[unused]
+    assert len(answered_here) == 8
+    assert [status for status, _, _ in fast] == [201, 200, 201, 415, 415, 422, 422, 422, 422, 422, 422, 422, 422] + [
+        401,
+        401,
+        401,
+        403,
+        403,
+        403,
+        404,
+        422,
+        413,
+        422,  # a client gone: its body could not be read
+    ]
+    assert fast == declared
