@@ -141,6 +141,22 @@ async def test_a_late_event_finds_a_later_one_folded_in_the_months_ahead(adoptio
     assert now == 1 and series[:2] == [0, 1] and set(series[1:]) == {1}
 
 
+async def test_an_event_folded_in_the_default_partition_is_still_looked_up(adoption, adoption_client, keys, pg):
+    """A folded event older than every month, in the default partition, is a person's state like any other."""
+    async with pg.acquire() as conn:
+        await partitions.make_ahead(conn, date(2020, 2, 1), ahead=1)
+    # January has no partition: the install lands in the default one, older than every month.
+    await post(adoption_client, keys["app"], event("0912000001", at="2020-01-10T09:00:00+07:00", event_id="jan"))
+    await fold(adoption)
+    await post(
+        adoption_client, keys["app"], event("0912000001", "uninstalled", at="2020-02-10T09:00:00+07:00", event_id="feb")
+    )
+    await fold(adoption)
+    assert await where(pg, "jan", "feb") == ["events_default", "events_2020_02"]
+    now, series = await figures(adoption, adoption_client, keys["office"], "2020-01-09", "2020-02-11")
+    assert now == 0 and series[:2] == [0, 1] and series[-2:] == [0, 0]
+
+
 async def test_an_event_id_known_in_another_month_is_a_duplicate(adoption, adoption_client, keys, pg):
     async with pg.acquire() as conn:
         await partitions.make_ahead(conn, date(2020, 2, 1), ahead=1)
