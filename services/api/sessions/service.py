@@ -65,7 +65,9 @@ async def sign_in(
     address: str,
     user_agent: str | None,
 ) -> SessionCreated:
-    key = login.strip().lower()
+    # PostgreSQL's text holds no NUL, and no login has one: a login typed with one is recorded with
+    # U+FFFD in its place, and fails as an unknown login does.
+    key = login.strip().lower().replace("\x00", "\ufffd")
     now = utcnow()
     window = timedelta(minutes=settings.sign_in_lock_minutes)
     locked_until = await session.scalar(
