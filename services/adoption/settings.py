@@ -18,7 +18,7 @@ class AdoptionSettings(CommonSettings):
     # Concurrent requests' events are stored together (events/writer.py): at most this many
     # transactions at once, each of at most this many events (whole requests; one request at least).
     # Overlapping transactions keep both the app and PostgreSQL busy (the number: docs/performance.md).
-    ingest_writers: int = 3
+    ingest_writers: int = 2
     ingest_group_max_events: int = 8000
 
     # Subjects (phones, account ids) are keyed-hashed with this secret before they are stored, queued

@@ -30,7 +30,7 @@ from shared.db import Connection
 class EventWriter:
     """Up to ``writers`` transactions at once, each storing the requests waiting when it began."""
 
-    def __init__(self, *, writers: int = 3, max_events: int = 8000) -> None:
+    def __init__(self, *, writers: int = 2, max_events: int = 8000) -> None:
         # Overlapping transactions keep both the app and PostgreSQL busy: the app encodes one group
         # while PostgreSQL writes another.
         self._writers, self._max_events = writers, max_events
