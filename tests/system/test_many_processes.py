@@ -8,7 +8,6 @@ delivered exactly once, and one key's rate limit holds across both registry proc
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import sys
 from collections import Counter
@@ -23,9 +22,8 @@ from services.notifier.migrations import upgrade as upgrade_notifier
 from shared.db import create_engine, session_factory
 from shared.settings import CommonSettings
 from tests.builders import all_acknowledged, auth, create_directive, create_key, create_unit, registration
-from tests.support.notifier import quiet_hours_away_from_now
 from tests.support.postgres_server import postgres_server
-from tests.support.processes import Processes, until
+from tests.support.processes import Processes, system_environment, until
 from tests.support.redis_server import free_port, redis_server
 from tests.support.sms_gateway import Gateway, running
 from tests.support.smtp_server import SmtpServer
@@ -56,42 +54,6 @@ backend {name}
 """
 
 
-def environment(database_url: str, redis_url: str, smtp: SmtpServer, gateway: Gateway) -> dict[str, str]:
-    quiet_start, quiet_end = quiet_hours_away_from_now()
-    sms = (
-        f'[{{"name": "esms", "url": "{gateway.url}", "api_key": "{gateway.api_key}", '
-        f'"secret_key": "{gateway.secret_key}", "per_second": 0}}]'
-    )
-    return {
-        **os.environ,
-        "IOC_ENVIRONMENT": "test",
-        "IOC_DATABASE_URL": database_url,
-        "IOC_REDIS_URL": redis_url,
-        "IOC_QUEUE_PREFIX": "ioc",
-        "IOC_LOG_JSON": "true",
-        "IOC_LOG_LEVEL": "WARNING",
-        "IOC_WORKER_METRICS_PORT": "0",
-        # Eleven processes share two cores here: a Redis answer may take longer than in production,
-        # and the limit is what this test checks, not the fallback to each process's own bucket.
-        "IOC_RATE_LIMIT_REDIS_TIMEOUT_SECONDS": "2",
-        "IOC_DB_POOL_SIZE": "5",
-        "IOC_DB_MAX_OVERFLOW": "5",
-        "IOC_LANE_DB_POOL_SIZE": "4",
-        "IOC_OUTBOX_POLL_SECONDS": "0.05",
-        "IOC_EMAIL_PROVIDER": "smtp",
-        "IOC_SMTP_HOST": "127.0.0.1",
-        "IOC_SMTP_PORT": str(smtp.port),
-        "IOC_SMTP_SECURITY": "none",
-        "IOC_EMAIL_PER_SECOND": "0",
-        "IOC_SMS_PROVIDER": "gateway",
-        "IOC_SMS_GATEWAYS": sms,
-        "IOC_SMS_QUIET_START": quiet_start,
-        "IOC_SMS_QUIET_END": quiet_end,
-        "IOC_STUCK_AFTER_SECONDS": "10",
-        "IOC_SWEEP_EVERY_SECONDS": "5",
-    }
-
-
 # Eleven processes start and 1,000 registrations go through them; the test's own waits bound each step.
 @pytest.mark.timeout(600)
 async def test_two_of_each_app_behind_haproxy_lose_nothing_when_redis_restarts_empty(tmp_path):
@@ -118,7 +80,7 @@ async def test_two_of_each_app_behind_haproxy_lose_nothing_when_redis_restarts_e
         ward = await create_key(db, "ward_app", unit=codes[0], rate_limit_per_minute=WARD_LIMIT)
 
         with SmtpServer() as smtp:
-            processes = Processes(tmp_path, environment(database_url, redis.url, smtp, gateway))
+            processes = Processes(tmp_path, system_environment(database_url, redis.url, smtp, gateway))
             fronts = {name: free_port() for name in APPS}
             sections = []
             for name, module in APPS.items():

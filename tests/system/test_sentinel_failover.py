@@ -11,7 +11,6 @@ outbox message is acknowledged; no process was restarted, and each worker reconn
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import urllib.request
 from collections import Counter
@@ -28,8 +27,7 @@ from shared.db import create_engine, session_factory
 from shared.settings import CommonSettings
 from tests.builders import all_acknowledged, auth, create_directive, create_key, create_unit, registration
 from tests.support.databases import create_database, drop_database
-from tests.support.notifier import quiet_hours_away_from_now
-from tests.support.processes import Processes, until
+from tests.support.processes import Processes, system_environment, until
 from tests.support.redis_sentinel import SentinelTopology, sentinel_topology
 from tests.support.redis_server import free_port
 from tests.support.sms_gateway import Gateway, running
@@ -43,40 +41,15 @@ WORKERS = ["services.api.worker", "services.notifier.worker"]
 
 
 def environment(database_url: str, topology: SentinelTopology, smtp: SmtpServer, gateway: Gateway) -> dict[str, str]:
-    quiet_start, quiet_end = quiet_hours_away_from_now()
-    sms = (
-        f'[{{"name": "esms", "url": "{gateway.url}", "api_key": "{gateway.api_key}", '
-        f'"secret_key": "{gateway.secret_key}", "per_second": 0}}]'
-    )
+    # Only the database number is read from the URL behind Sentinel: a client that used its address
+    # would find nobody there.
+    redis_url = f"redis://127.0.0.1:{free_port()}/0"
     return {
-        **os.environ,
+        **system_environment(database_url, redis_url, smtp, gateway),
         **topology.environment(),
-        "IOC_ENVIRONMENT": "test",
-        "IOC_DATABASE_URL": database_url,
-        # Only the database number is read from the URL behind Sentinel: a client that used its
-        # address would find nobody there.
-        "IOC_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
-        "IOC_QUEUE_PREFIX": "ioc",
-        "IOC_LOG_JSON": "true",
         "IOC_LOG_LEVEL": "INFO",
-        "IOC_RATE_LIMIT_REDIS_TIMEOUT_SECONDS": "2",
-        "IOC_DB_POOL_SIZE": "5",
-        "IOC_DB_MAX_OVERFLOW": "5",
-        "IOC_LANE_DB_POOL_SIZE": "4",
-        "IOC_OUTBOX_POLL_SECONDS": "0.05",
         # A job the replica had not yet received when the primary died is sent again this soon.
         "IOC_OUTBOX_ACK_TIMEOUT_SECONDS": "5",
-        "IOC_EMAIL_PROVIDER": "smtp",
-        "IOC_SMTP_HOST": "127.0.0.1",
-        "IOC_SMTP_PORT": str(smtp.port),
-        "IOC_SMTP_SECURITY": "none",
-        "IOC_EMAIL_PER_SECOND": "0",
-        "IOC_SMS_PROVIDER": "gateway",
-        "IOC_SMS_GATEWAYS": sms,
-        "IOC_SMS_QUIET_START": quiet_start,
-        "IOC_SMS_QUIET_END": quiet_end,
-        "IOC_STUCK_AFTER_SECONDS": "10",
-        "IOC_SWEEP_EVERY_SECONDS": "5",
     }
 
 
