@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from services.notifier.providers import Accepted, Outgoing
@@ -42,10 +43,8 @@ class SmsSink:
             "name": message.recipient_name,
             "unicode": not is_gsm7(message.body),
             "text": message.body,
-            "at": to_vietnam(utcnow()).isoformat(),
         }
-        data = json.dumps(record, ensure_ascii=False, indent=1).encode()
-        await asyncio.to_thread(_write, self.directory / f"{message.id}.json", data)
+        await _write_record(self.directory, message, record)
         return Accepted(self.name, str(message.id))
 
     async def close(self) -> None:
@@ -66,14 +65,18 @@ class ZaloSink:
             "name": message.recipient_name,
             "template_id": message.template_id,
             "template_data": message.template_data,
-            "at": to_vietnam(utcnow()).isoformat(),
         }
-        data = json.dumps(record, ensure_ascii=False, indent=1).encode()
-        await asyncio.to_thread(_write, self.directory / f"{message.id}.json", data)
+        await _write_record(self.directory, message, record)
         return Accepted(self.name, str(message.id))
 
     async def close(self) -> None:
         return None
+
+
+async def _write_record(directory: Path, message: Outgoing, record: Mapping[str, object]) -> None:
+    """``record``, stamped with the time, as ``{message id}.json`` in ``directory``."""
+    data = json.dumps({**record, "at": to_vietnam(utcnow()).isoformat()}, ensure_ascii=False, indent=1).encode()
+    await asyncio.to_thread(_write, directory / f"{message.id}.json", data)
 
 
 def _write(path: Path, data: bytes) -> None:
