@@ -13,12 +13,12 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.support.apps import listening
 from tests.support.redis_server import free_port
 
 
@@ -76,15 +76,5 @@ class Gateway:
 
 @contextlib.asynccontextmanager
 async def running(gateway: Gateway):
-    app = Starlette(routes=[Route("/send", gateway.answer, methods=["POST"])])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=gateway.port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
+    async with listening(Starlette(routes=[Route("/send", gateway.answer, methods=["POST"])]), gateway.port):
         yield gateway
-    finally:
-        server.should_exit = True
-        await task

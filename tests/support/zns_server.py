@@ -25,12 +25,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from tests.support.apps import listening
 from tests.support.redis_server import free_port
 
 APP_ID = "4318000000000000001"
@@ -148,12 +148,5 @@ async def running(zns: Zns):
             Route("/v4/oa/access_token", zns.token, methods=["POST"]),
         ]
     )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=zns.port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
+    async with listening(app, zns.port):
         yield zns
-    finally:
-        server.should_exit = True
-        await task
