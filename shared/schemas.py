@@ -61,6 +61,17 @@ def _error(kind: str, **context: Any) -> PydanticCustomError:
     return PydanticCustomError(kind, kind, context or None)
 
 
+def unit_for_role(unit_code: str | None, role: object, unit_role: object) -> str | None:
+    """``unit_code`` of an account whose ``role`` is known (None when the role was itself refused):
+    required for ``unit_role``, the one role tied to a unit (a key's ``ward_app``, a person's ``unit``),
+    refused for every other."""
+    if role == unit_role and unit_code is None:
+        raise _error("role_needs_unit")
+    if role is not None and role != unit_role and unit_code is not None:
+        raise _error("role_forbids_unit")
+    return unit_code
+
+
 def _check_string(value: object, max_length: int) -> str:
     if not isinstance(value, str):
         raise _error("string_type")

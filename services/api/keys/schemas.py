@@ -6,10 +6,9 @@ import uuid
 from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
 
 from shared.auth import Role
-from shared.schemas import RequestModel, ResponseModel, UnitCode, VietnamTime, integer, text
+from shared.schemas import RequestModel, ResponseModel, UnitCode, VietnamTime, integer, text, unit_for_role
 
 
 class KeyCreate(RequestModel):
@@ -25,12 +24,7 @@ class KeyCreate(RequestModel):
     @field_validator("unit_code")
     @classmethod
     def _unit_matches_role(cls, unit_code: str | None, info: ValidationInfo) -> str | None:
-        role = info.data.get("role")
-        if role is Role.ward_app and unit_code is None:
-            raise PydanticCustomError("role_needs_unit", "ward_app needs a unit")
-        if role is not None and role is not Role.ward_app and unit_code is not None:
-            raise PydanticCustomError("role_forbids_unit", "only ward_app has a unit")
-        return unit_code
+        return unit_for_role(unit_code, info.data.get("role"), Role.ward_app)
 
 
 class KeyOut(ResponseModel):

@@ -6,9 +6,8 @@ import uuid
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
-from pydantic_core import PydanticCustomError
 
-from shared.schemas import Boolean, Login, RequestModel, ResponseModel, UnitCode, VietnamTime, text
+from shared.schemas import Boolean, Login, RequestModel, ResponseModel, UnitCode, VietnamTime, text, unit_for_role
 
 PersonRole = Literal["office", "ops_centre", "unit"]
 
@@ -27,12 +26,7 @@ class PersonCreate(RequestModel):
     @field_validator("unit_code")
     @classmethod
     def _unit_matches_role(cls, unit_code: str | None, info: ValidationInfo) -> str | None:
-        role = info.data.get("role")
-        if role == "unit" and unit_code is None:
-            raise PydanticCustomError("role_needs_unit", "role unit needs a unit")
-        if role is not None and role != "unit" and unit_code is not None:
-            raise PydanticCustomError("role_forbids_unit", "only role unit has a unit")
-        return unit_code
+        return unit_for_role(unit_code, info.data.get("role"), "unit")
 
 
 class PersonOut(ResponseModel):
